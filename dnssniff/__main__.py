@@ -1,0 +1,5 @@
+"""`python -m dnssniff`."""
+
+from dnssniff.cli import main
+
+main()

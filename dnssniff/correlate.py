@@ -1,0 +1,298 @@
+"""Pair every DNS query with its response, in packet time, in bounded memory.
+
+Pairing follows Zeek's DNS analyzer: the key is the flow (transport, client, client port,
+server, server port) and the DNS id, and within a key the question (name case-insensitive,
+type, class) picks among the pending queries, oldest first. That handles:
+
+- id reuse on the same socket (a FIFO per key);
+- retransmission with the same id and question: counted on the pending query, the RTT
+  still measured from the first transmission, because that is the delay the client saw;
+- a response captured before its query (`tcpdump -i any` writes interfaces' packets out
+  of order by a few microseconds): the response waits `reorder_window` seconds for it;
+- a response that quotes no question (some FORMERR/NOTIMP replies): paired on the id.
+
+A query still pending after `timeout` seconds of packet time becomes `unanswered`. The
+default timeout (15 s) is longer than glibc's two 5 s attempts and musl's 2.5 s resends, so
+a resolver's own retransmission is seen as one, not as a new transaction. Every table is
+capped; evictions are counted and the evicted query is reported as unanswered.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from dnssniff.model import DnsMessage, Status, Transaction
+
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_REORDER_WINDOW = 0.5
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A query waiting for its response (mutable: retransmissions update it)."""
+
+    query: DnsMessage
+    times: list[float]
+
+
+@dataclass(slots=True)
+class CorrelateStats:
+    """Counts kept by the correlator, beyond the transactions it emits."""
+
+    queries: int = 0
+    responses: int = 0
+    retransmits: int = 0
+    reordered: int = 0
+    late_responses: int = 0
+    pending_evicted: int = 0
+    orphans_evicted: int = 0
+
+
+def _flow_key(msg: DnsMessage) -> tuple:
+    flow = msg.flow
+    return (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port, msg.id)
+
+
+def _same_question(a: DnsMessage, b: DnsMessage) -> bool:
+    return a.qname_key == b.qname_key and a.qtype == b.qtype and a.qclass == b.qclass
+
+
+class Correlator:
+    """Turns a stream of `DnsMessage` into a stream of `Transaction`.
+
+    `feed` returns the transactions completed by that message; `expire(now)` those whose
+    time ran out; `flush()` everything left at the end of the capture.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        reorder_window: float = DEFAULT_REORDER_WINDOW,
+        max_pending: int = 200_000,
+        max_orphans: int = 50_000,
+    ) -> None:
+        self.timeout = timeout
+        self.reorder_window = reorder_window
+        self.max_pending = max_pending
+        self.max_orphans = max_orphans
+        self.stats = CorrelateStats()
+        # Insertion-ordered: the first key holds the oldest first transmission, so expiry
+        # only ever looks at the front.
+        self._pending: dict[tuple, list[_Pending]] = {}
+        self._pending_count = 0
+        self._orphans: dict[tuple, list[DnsMessage]] = {}
+        self._orphan_order: deque[tuple[float, tuple]] = deque()
+        self._orphan_count = 0
+        # Keys answered recently: a second response to them is late or duplicated.
+        self._answered: dict[tuple, float] = {}
+
+    # -- feeding -----------------------------------------------------------------------
+
+    def feed(self, msg: DnsMessage) -> list[Transaction]:
+        """Account for one message; return the transactions it completes."""
+        key = _flow_key(msg)
+        if msg.qr:
+            return self._on_response(key, msg)
+        return self._on_query(key, msg)
+
+    def _on_query(self, key: tuple, msg: DnsMessage) -> list[Transaction]:
+        self.stats.queries += 1
+        entries = self._pending.get(key)
+        if entries is not None:
+            for entry in entries:
+                if _same_question(entry.query, msg):
+                    entry.times.append(msg.ts)
+                    self.stats.retransmits += 1
+                    return []
+        orphans = self._orphans.get(key)
+        if orphans is not None:
+            for i, response in enumerate(orphans):
+                if _same_question(msg, response) or response.qdcount == 0:
+                    del orphans[i]
+                    self._orphan_count -= 1
+                    if not orphans:
+                        del self._orphans[key]
+                    self.stats.reordered += 1
+                    self._mark_answered(key, response.ts)
+                    return [self._answered_txn(msg, [msg.ts], response)]
+        out: list[Transaction] = []
+        if self._pending_count >= self.max_pending:
+            out.extend(self._evict_oldest_pending())
+        if entries is None:
+            self._pending[key] = [_Pending(msg, [msg.ts])]
+        else:
+            entries.append(_Pending(msg, [msg.ts]))
+        self._pending_count += 1
+        return out
+
+    def _on_response(self, key: tuple, msg: DnsMessage) -> list[Transaction]:
+        self.stats.responses += 1
+        entries = self._pending.get(key)
+        if entries is not None:
+            for i, entry in enumerate(entries):
+                if msg.qdcount == 0 or _same_question(entry.query, msg):
+                    del entries[i]
+                    self._pending_count -= 1
+                    if not entries:
+                        del self._pending[key]
+                    self._mark_answered(key, msg.ts)
+                    return [self._answered_txn(entry.query, entry.times, msg)]
+        answered_at = self._answered.get(key)
+        if answered_at is not None and msg.ts - answered_at <= self.timeout:
+            # A second response to a query already answered: report it on its own, as
+            # Zeek does, but do not let it wait for a query that already came.
+            self.stats.late_responses += 1
+            return [self._unsolicited(msg)]
+        out: list[Transaction] = []
+        if self._orphan_count >= self.max_orphans:
+            out.extend(self._evict_oldest_orphan())
+        self._orphans.setdefault(key, []).append(msg)
+        self._orphan_order.append((msg.ts, key))
+        self._orphan_count += 1
+        return out
+
+    def _mark_answered(self, key: tuple, ts: float) -> None:
+        # Delete first so that the dict stays ordered by answer time (expiry reads the front).
+        self._answered.pop(key, None)
+        self._answered[key] = ts
+
+    # -- building transactions ----------------------------------------------------------
+
+    @staticmethod
+    def _answered_txn(query: DnsMessage, times: list[float], response: DnsMessage) -> Transaction:
+        first = times[0]
+        return Transaction(
+            ts=first,
+            flow=query.flow,
+            id=query.id,
+            qname=query.qname,
+            qtype=query.qtype,
+            qclass=query.qclass,
+            status=Status.ANSWERED,
+            query=query,
+            response=response,
+            rtt=max(0.0, response.ts - first),
+            retransmits=len(times) - 1,
+            query_times=tuple(times),
+        )
+
+    @staticmethod
+    def _unanswered(entry: _Pending) -> Transaction:
+        query = entry.query
+        return Transaction(
+            ts=entry.times[0],
+            flow=query.flow,
+            id=query.id,
+            qname=query.qname,
+            qtype=query.qtype,
+            qclass=query.qclass,
+            status=Status.UNANSWERED,
+            query=query,
+            response=None,
+            rtt=None,
+            retransmits=len(entry.times) - 1,
+            query_times=tuple(entry.times),
+        )
+
+    @staticmethod
+    def _unsolicited(response: DnsMessage) -> Transaction:
+        return Transaction(
+            ts=response.ts,
+            flow=response.flow,
+            id=response.id,
+            qname=response.qname,
+            qtype=response.qtype,
+            qclass=response.qclass,
+            status=Status.UNSOLICITED,
+            query=None,
+            response=response,
+            rtt=None,
+        )
+
+    # -- time and capacity -----------------------------------------------------------------
+
+    def _evict_oldest_pending(self) -> list[Transaction]:
+        key = next(iter(self._pending))
+        entries = self._pending[key]
+        entry = entries.pop(0)
+        if not entries:
+            del self._pending[key]
+        self._pending_count -= 1
+        self.stats.pending_evicted += 1
+        return [self._unanswered(entry)]
+
+    def _evict_oldest_orphan(self) -> list[Transaction]:
+        while self._orphan_order:
+            ts, key = self._orphan_order.popleft()
+            taken = self._take_orphan(key, ts)
+            if taken is not None:
+                self.stats.orphans_evicted += 1
+                return [self._unsolicited(taken)]
+        return []
+
+    def _take_orphan(self, key: tuple, ts: float) -> DnsMessage | None:
+        orphans = self._orphans.get(key)
+        if not orphans:
+            return None
+        for i, response in enumerate(orphans):
+            if response.ts == ts:
+                del orphans[i]
+                self._orphan_count -= 1
+                if not orphans:
+                    del self._orphans[key]
+                return response
+        return None
+
+    def expire(self, now: float) -> list[Transaction]:
+        """Close queries older than `timeout` and responses older than `reorder_window`."""
+        out: list[Transaction] = []
+        horizon = now - self.timeout
+        pending = self._pending
+        while pending:
+            key = next(iter(pending))
+            entries = pending[key]
+            if entries[0].times[0] > horizon:
+                break
+            # Entries of one key were appended in time order; close the expired ones.
+            while entries and entries[0].times[0] <= horizon:
+                out.append(self._unanswered(entries.pop(0)))
+                self._pending_count -= 1
+            del pending[key]
+            if entries:
+                # Re-insert at the back: its oldest remaining query is newer.
+                pending[key] = entries
+        orphan_horizon = now - self.reorder_window
+        order = self._orphan_order
+        while order and order[0][0] <= orphan_horizon:
+            ts, key = order.popleft()
+            taken = self._take_orphan(key, ts)
+            if taken is not None:
+                out.append(self._unsolicited(taken))
+        answered = self._answered
+        while answered:
+            key = next(iter(answered))
+            if answered[key] > horizon:
+                break
+            del answered[key]
+        if len(answered) > self.max_pending:
+            for key in list(answered)[: len(answered) - self.max_pending]:
+                del answered[key]
+        return out
+
+    def flush(self) -> list[Transaction]:
+        """End of capture: every pending query is unanswered, every orphan unsolicited."""
+        out: list[Transaction] = []
+        for entries in self._pending.values():
+            out.extend(self._unanswered(entry) for entry in entries)
+        self._pending.clear()
+        self._pending_count = 0
+        while self._orphan_order:
+            ts, key = self._orphan_order.popleft()
+            taken = self._take_orphan(key, ts)
+            if taken is not None:
+                out.append(self._unsolicited(taken))
+        self._answered.clear()
+        out.sort(key=lambda t: t.ts)
+        return out

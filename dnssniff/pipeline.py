@@ -1,0 +1,289 @@
+"""Wires the core stages together: frames in, transactions and a summary out.
+
+    Frame -> Decoder -> Deduplicator -> TcpReassembler (TCP only) -> parse_message
+          -> Correlator -> Transaction -> TransactionTally
+
+The `Analyzer` does no I/O and never reads the clock: a pcap replay and a live capture feed
+it the same `Frame`s and get the same answer. `analyze_capture` is the one loop over a
+capture file, kept tight because it runs once per packet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from dnssniff.capture import LINKTYPE_NAMES, Capture
+from dnssniff.correlate import DEFAULT_REORDER_WINDOW, DEFAULT_TIMEOUT, Correlator
+from dnssniff.decoder import SUPPORTED_LINKTYPES, Decoder
+from dnssniff.dedupe import DEFAULT_WINDOW, Deduplicator
+from dnssniff.dnswire import Malformed, parse_message
+from dnssniff.errors import UnknownLinkType
+from dnssniff.model import Frame, TcpSegment, Transaction
+from dnssniff.summary import TransactionTally
+from dnssniff.tcpstream import TcpReassembler
+
+TransactionSink = Callable[[Transaction], None]
+
+
+@dataclass(slots=True, frozen=True)
+class AnalyzerOptions:
+    """Knobs a user can turn; the defaults suit a pod or node capture."""
+
+    ports: frozenset[int] = frozenset({53})
+    timeout: float = DEFAULT_TIMEOUT
+    dedupe_window: float = DEFAULT_WINDOW
+    reorder_window: float = DEFAULT_REORDER_WINDOW
+    # How often (packet time) the stages drop what has expired. Expiry is a sweep over the
+    # front of insertion-ordered tables, so once a second costs nothing measurable.
+    expire_every: float = 1.0
+
+
+@dataclass(slots=True)
+class CaptureInfo:
+    """What was learnt about one input capture."""
+
+    name: str
+    format: str
+    compressed: bool
+    frames: int
+    snaplen_cut: int
+    truncated: bool
+    truncated_detail: str
+    linktypes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Summary:
+    """The numbers `dnssniff analyze` reports. `to_dict` is its JSON form."""
+
+    frames: int
+    dns_messages: int
+    queries: int
+    responses: int
+    transactions: int
+    answered: int
+    unanswered: int
+    unsolicited: int
+    retransmits: int
+    duplicates: int
+    late_responses: int
+    reordered: int
+    malformed: int
+    malformed_by_reason: dict[str, int]
+    latency: dict[str, float | None]
+    rcodes: dict[str, int]
+    qtypes: dict[str, int]
+    transports: dict[str, int]
+    first_ts: float | None
+    last_ts: float | None
+    other_frames: int
+    tcp_messages: int
+    evicted: dict[str, int]
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (latency percentiles also at the top level)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out.update({k: v for k, v in self.latency.items()})
+        return out
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything one analysis produced; every formatter renders it."""
+
+    summary: Summary
+    captures: list[CaptureInfo]
+    options: AnalyzerOptions
+
+
+class Analyzer:
+    """Feed it frames; it returns transactions as they complete and keeps the counts."""
+
+    def __init__(self, options: AnalyzerOptions | None = None) -> None:
+        self.options = options or AnalyzerOptions()
+        opts = self.options
+        self.decoder = Decoder(ports=opts.ports)
+        self.dedupe = Deduplicator(window=opts.dedupe_window)
+        self.tcp = TcpReassembler()
+        self.correlator = Correlator(timeout=opts.timeout, reorder_window=opts.reorder_window)
+        self.tally = TransactionTally()
+        self.frames = 0
+        self.dns_messages = 0
+        self.dns_malformed: Counter[str] = Counter()
+        self._next_expire: float | None = None
+        self._linktypes: set[int] = set()
+
+    def check_linktype(self, linktype: int, source: str) -> None:
+        """Raise `UnknownLinkType` for a link type the decoder cannot read."""
+        if linktype in self._linktypes:
+            return
+        if linktype not in SUPPORTED_LINKTYPES:
+            name = LINKTYPE_NAMES.get(linktype)
+            label = f"{linktype} ({name})" if name else str(linktype)
+            raise UnknownLinkType(
+                f"{source}: unsupported link type {label}; dnssniff reads Ethernet, Linux "
+                "cooked (SLL, SLL2), raw IP, BSD loopback and FDDI captures"
+            )
+        self._linktypes.add(linktype)
+
+    def feed(self, frame: Frame) -> list[Transaction]:
+        """Process one frame; return the transactions completed meanwhile."""
+        self.frames += 1
+        out: list[Transaction] = []
+        ts = frame.ts
+        if self._next_expire is None:
+            self._next_expire = ts + self.options.expire_every
+        elif ts >= self._next_expire:
+            out.extend(self._expire(ts))
+            self._next_expire = ts + self.options.expire_every
+        items = self.decoder.feed(frame)
+        if items:
+            for item in items:
+                self._feed_item(item, out)
+        if out:
+            tally_add = self.tally.add
+            for txn in out:
+                tally_add(txn)
+        return out
+
+    def _feed_item(self, item, out: list[Transaction]) -> None:
+        if self.dedupe.is_duplicate(item):
+            return
+        datagrams = self.tcp.feed(item) if type(item) is TcpSegment else (item,)
+        self._feed_datagrams(datagrams, out)
+
+    def _feed_datagrams(self, datagrams, out: list[Transaction]) -> None:
+        for dg in datagrams:
+            try:
+                msg = parse_message(dg)
+            except Malformed as err:
+                self.dns_malformed[err.reason] += 1
+                continue
+            self.dns_messages += 1
+            done = self.correlator.feed(msg)
+            if done:
+                out.extend(done)
+
+    def expire(self, now: float) -> list[Transaction]:
+        """Let every stage drop what `now` (packet time) has made stale.
+
+        A live source calls this on idle ticks (with the last packet's time advanced by the
+        idle time) so that unanswered queries are reported without waiting for traffic.
+        """
+        out = self._expire(now)
+        for txn in out:
+            self.tally.add(txn)
+        return out
+
+    def _expire(self, now: float) -> list[Transaction]:
+        self.decoder.expire(now)
+        out: list[Transaction] = []
+        # Messages held behind a TCP hole that will never fill are delivered on expiry.
+        self._feed_datagrams(self.tcp.expire(now), out)
+        out.extend(self.correlator.expire(now))
+        return out
+
+    def finish(self) -> list[Transaction]:
+        """End of input: close everything still open and count it."""
+        self.decoder.flush()
+        out: list[Transaction] = []
+        self._feed_datagrams(self.tcp.flush(), out)
+        out.extend(self.correlator.flush())
+        for txn in out:
+            self.tally.add(txn)
+        return out
+
+    def malformed_by_reason(self) -> dict[str, int]:
+        """Every malformed-packet reason of every stage, most frequent first."""
+        reasons: Counter[str] = Counter()
+        reasons.update(self.decoder.malformed)
+        reasons.update(self.tcp.malformed)
+        reasons.update(self.dns_malformed)
+        return dict(reasons.most_common())
+
+    def summary(self) -> Summary:
+        """The counts so far (complete after `finish`)."""
+        tally = self.tally
+        cstats = self.correlator.stats
+        malformed = self.malformed_by_reason()
+        dstats = self.decoder.stats
+        tstats = self.tcp.stats
+        return Summary(
+            frames=self.frames,
+            dns_messages=self.dns_messages,
+            queries=cstats.queries,
+            responses=cstats.responses,
+            transactions=tally.transactions,
+            answered=tally.answered,
+            unanswered=tally.unanswered,
+            unsolicited=tally.unsolicited,
+            retransmits=tally.retransmits,
+            duplicates=self.dedupe.stats.duplicates,
+            late_responses=cstats.late_responses,
+            reordered=cstats.reordered,
+            malformed=sum(malformed.values()),
+            malformed_by_reason=malformed,
+            latency=tally.latency.summary(),
+            rcodes=tally.rcode_counts(),
+            qtypes=tally.qtype_counts(),
+            transports=dict(tally.transports),
+            first_ts=tally.first_ts,
+            last_ts=tally.last_ts,
+            other_frames=dstats.other,
+            tcp_messages=tstats.messages,
+            evicted={
+                "pending_queries": cstats.pending_evicted,
+                "orphan_responses": cstats.orphans_evicted,
+                "tcp_flows": tstats.flows_evicted,
+                "fragment_groups": dstats.fragment_groups_evicted,
+                "dedupe_entries": self.dedupe.stats.evicted,
+            },
+        )
+
+
+def run_capture(
+    analyzer: Analyzer, capture: Capture, sink: TransactionSink | None = None
+) -> CaptureInfo:
+    """Feed one open capture through `analyzer`, passing completed transactions to `sink`."""
+    check = analyzer.check_linktype
+    feed = analyzer.feed
+    name = getattr(capture, "name", "capture")
+    known: set[int] = set()
+    for frame in capture:
+        linktype = frame.linktype
+        if linktype not in known:
+            check(linktype, name)
+            known.add(linktype)
+        done = feed(frame)
+        if done and sink is not None:
+            for txn in done:
+                sink(txn)
+    stats = capture.stats
+    return CaptureInfo(
+        name=name,
+        format=capture.format,
+        compressed=capture.compressed,
+        frames=stats.frames,
+        snaplen_cut=stats.snaplen_cut,
+        truncated=stats.truncated,
+        truncated_detail=stats.truncated_detail,
+        linktypes=sorted(LINKTYPE_NAMES.get(lt, str(lt)) for lt in known),
+    )
+
+
+def finish(analyzer: Analyzer, sink: TransactionSink | None = None) -> None:
+    """Flush `analyzer` at the end of all inputs, passing the last transactions to `sink`."""
+    for txn in analyzer.finish():
+        if sink is not None:
+            sink(txn)
+
+
+def feed_frames(analyzer: Analyzer, frames: Iterable[Frame]) -> list[Transaction]:
+    """Convenience for tests and notebooks: every transaction of `frames`, in order."""
+    out: list[Transaction] = []
+    for frame in frames:
+        out.extend(analyzer.feed(frame))
+    out.extend(analyzer.finish())
+    return out

@@ -1,0 +1,1 @@
+"""Test support: a DNS server process and a pod in network namespaces (see netns.py)."""

@@ -1,0 +1,53 @@
+"""`tcpdump -i any` copies of one packet count once; retransmissions do not vanish."""
+
+from __future__ import annotations
+
+from dnssniff.dedupe import Deduplicator
+from dnssniff.model import Datagram, TcpSegment, Transport
+
+
+def dg(ts, payload=b"\x12\x34query", sport=40000):
+    return Datagram(ts, Transport.UDP, "10.244.1.10", sport, "10.96.0.10", 53, payload)
+
+
+def test_copies_within_the_window_are_dropped():
+    d = Deduplicator(window=0.010)
+    verdicts = [d.is_duplicate(dg(t)) for t in (1.0, 1.000005, 1.000120)]
+    assert verdicts == [False, True, True]
+    assert d.stats.duplicates == 2
+
+
+def test_retransmission_seconds_later_is_kept():
+    d = Deduplicator(window=0.010)
+    assert [d.is_duplicate(dg(t)) for t in (1.0, 6.0)] == [False, False]
+
+
+def test_different_payload_or_port_is_not_a_copy():
+    d = Deduplicator()
+    assert not d.is_duplicate(dg(1.0))
+    assert not d.is_duplicate(dg(1.0, payload=b"\x12\x35query"))
+    assert not d.is_duplicate(dg(1.0, sport=40001))
+
+
+def test_tcp_segments_compare_seq_and_flags():
+    d = Deduplicator()
+    seg = TcpSegment(1.0, "10.0.0.1", 5000, "10.0.0.2", 53, 100, 0x18, b"\x00\x0cabc")
+    assert not d.is_duplicate(seg)
+    assert d.is_duplicate(
+        TcpSegment(1.00001, "10.0.0.1", 5000, "10.0.0.2", 53, 100, 0x18, b"\x00\x0cabc")
+    )
+    assert not d.is_duplicate(
+        TcpSegment(1.00002, "10.0.0.1", 5000, "10.0.0.2", 53, 112, 0x18, b"\x00\x0cabc")
+    )
+
+
+def test_window_zero_disables():
+    d = Deduplicator(window=0)
+    assert [d.is_duplicate(dg(1.0)), d.is_duplicate(dg(1.0))] == [False, False]
+
+
+def test_table_is_bounded():
+    d = Deduplicator(window=10.0, max_entries=100)
+    for i in range(1000):
+        d.is_duplicate(dg(1.0 + i * 1e-6, payload=i.to_bytes(4, "big")))
+    assert len(d._seen) <= 100 and d.stats.evicted == 900
