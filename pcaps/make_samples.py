@@ -129,6 +129,7 @@ def check_same_packets(src: Path, dst: Path) -> None:
         old = [(d, m.sec * 10**6 + m.usec) for d, m in a]
     with RawPcapNgReader(str(dst)) as b:
         new = [(d, (m.tshigh << 32 | m.tslow) * 10**6 // m.tsresol) for d, m in b]
+    # (both sides are microseconds: the node captures are recorded without nano precision)
     if old != new:
         raise SystemExit(f"{dst.name}: pcapng conversion changed packets or timestamps")
 

@@ -8,6 +8,7 @@ packets stay inside those namespaces. They skip with the reason when not root or
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -241,3 +242,27 @@ def test_everything_is_removed_even_on_error() -> None:
         assert name not in listed
         assert not os.path.exists(f"/etc/netns/{name}")
     assert net.workdir is None
+
+
+MUSL_SOURCE = Path(__file__).parent / "support" / "musl_resolve.c"
+
+
+def test_musl_stops_at_first_answer_and_has_no_tcp_fallback(
+    net: PodNetwork, tmp_path: Path
+) -> None:
+    compiler = shutil.which("musl-gcc")
+    if compiler is None:
+        pytest.skip("musl-gcc not installed")
+    binary = tmp_path / "musl_resolve"
+    subprocess.run(
+        [compiler, "-static", "-O2", "-o", str(binary), str(MUSL_SOURCE)], check=True, timeout=60
+    )
+    assert net.run([str(binary), "httpd-example"]).stdout.split() == ["10.96.45.12"]
+    truncated = net.run([str(binary), "tc.example.org."])
+    assert truncated.returncode == 2  # musl 1.2.3 keeps the empty TC=1 answer: no TCP retry
+    assert asked(net) == [
+        ("udp", "httpd-example.default.svc.cluster.local.", "A", "NOERROR"),
+        ("udp", "httpd-example.default.svc.cluster.local.", "AAAA", "NOERROR"),
+        ("udp", "tc.example.org.", "A", "NOERROR"),
+        ("udp", "tc.example.org.", "AAAA", "NOERROR"),
+    ]

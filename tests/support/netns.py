@@ -358,10 +358,13 @@ class PodNetwork:
             "4096",
             "-U",
             "-n",
+            "-Z",
+            "root",  # stay root: the file is ours and no privilege drop can race the open
             "-i",
             iface,
             "-w",
             str(out),
+            *extra_args,
             *bpf.split(),
         ]
         proc = subprocess.Popen(
