@@ -81,5 +81,8 @@ def qclass_value(text: str) -> int:
 
 
 def rcode_value(text: str) -> int:
-    """Return the number of a response code given "NXDOMAIN", "RCODE24" or "3"; ValueError otherwise."""
+    """Return the number of a response code given "NXDOMAIN", "RCODE24" or "3".
+
+    Raises ValueError for text that names no response code.
+    """
     return _value(text, _RCODE_VALUE, "RCODE", 0xFFF, "rcode")

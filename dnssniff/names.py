@@ -21,9 +21,7 @@ _PLAIN = bytes(c for c in range(0x21, 0x7F) if c not in _SPECIALS)
 
 # The text of every byte value, for the slow path.
 _ESCAPED: tuple[str, ...] = tuple(
-    ("\\" + chr(c))
-    if c in _SPECIALS
-    else (chr(c) if 0x20 < c < 0x7F else f"\\{c:03d}")
+    ("\\" + chr(c)) if c in _SPECIALS else (chr(c) if 0x20 < c < 0x7F else f"\\{c:03d}")
     for c in range(256)
 )
 
