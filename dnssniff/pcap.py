@@ -144,9 +144,9 @@ def read_frames(
     pos = HEADER_SIZE
     n = len(buf)
     base = 0  # offset in the (decompressed) stream of buf[0], for messages
+    # Captured bytes are not summed per frame: they are derived from the stream position
+    # (each record is 16 bytes of header plus its data), which saves an addition per frame.
     frames = cut = 0
-    # Captured bytes are derived from the stream position (each record is 16 bytes of header
-    # plus its data), which saves an addition per frame.
     try:
         while True:
             # The hot loop: one unpack, one slice and one Frame per record.

@@ -34,8 +34,7 @@ KNOWN_UNUSED = frozenset({4, 5, 7, 8, 9, 10, 0xBAD, 0x40000BAD})
 """Name resolution, interface statistics, IRIG, ARINC, journal, decryption secrets, custom:
 known types that carry no packet, skipped without counting them as unknown."""
 
-_BLOCK_NAMES = {SHB: "section header", IDB: "interface description", PB: "packet",
-                SPB: "simple packet", EPB: "enhanced packet"}  # fmt: skip
+_BLOCK_NAMES = {SHB: "a section header block", IDB: "an interface description block"}
 
 OPT_END = 0
 OPT_IF_NAME = 2
@@ -256,7 +255,7 @@ def _note_end(
         elif btype in (PB, SPB, EPB):
             what = f"packet {frames + 1}"
         elif btype in _BLOCK_NAMES:
-            what = f"a {_BLOCK_NAMES[btype]} block"
+            what = _BLOCK_NAMES[btype]
         else:
             what = f"a block of type {btype:#x}"
         stats.truncated_detail = (

@@ -216,7 +216,7 @@ def test_pcapng_cut_in_interface_block_and_in_block_header():
     data = shb() + idb(1, name="eth0")
     cap, _frames = read_all(data[:-3])
     assert cap.stats.truncated_detail == (
-        "capture ends in the middle of a interface description block "
+        "capture ends in the middle of an interface description block "
         "(block needs 32 bytes, 29 present)"
     )
     cap, _frames = read_all(data + b"\x06\0\0")
@@ -589,3 +589,33 @@ def test_timestamps_agree_with_tcpdump(tmp_path, kind):
         ours = [f"{f.ts:.6f}" for f in cap]
     assert [line.split()[0] for line in out] == ours
     assert len(ours) == 20
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_multi_interface_pcapng_agrees_with_tshark(tmp_path):
+    data = (
+        shb()
+        + idb(1, tsresol=9, name="eth0")
+        + idb(113, tsresol=0x80 | 10, tsoffset=1600000000, name="any")
+        + epb(0, 1700000000_123456789, P1)
+        + epb(1, 1537, P2, wirelen=200)
+        + shb(">")
+        + idb(101, bo=">")
+        + epb(0, 5, P3, bo=">")
+    )
+    path = write(tmp_path, "two.pcapng", data)
+    fields = ["frame.time_epoch", "frame.len", "frame.cap_len"]
+    out = subprocess.run(
+        ["tshark", "-r", path, "-T", "fields", *(a for f in fields for a in ("-e", f))],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    theirs = [line.split("\t") for line in out]
+    with open_capture(path) as cap:
+        ours = list(cap)
+    assert len(theirs) == len(ours) == 3
+    for (ts, wirelen, caplen), frame in zip(theirs, ours, strict=True):
+        # A float holds about 0.24 us at today's epoch, so compare to well under a microsecond.
+        assert abs(float(ts) - frame.ts) < 3e-7
+        assert (int(wirelen), int(caplen)) == (frame.wirelen, len(frame.data))
