@@ -85,7 +85,9 @@ class Summary:
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (latency percentiles also at the top level)."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        out.update({k: v for k, v in self.latency.items()})
+        # Capture clocks resolve microseconds (a float epoch holds ~0.2 us): say no more.
+        out["latency"] = {k: None if v is None else round(v, 6) for k, v in self.latency.items()}
+        out.update(out["latency"])
         return out
 
 
@@ -112,6 +114,8 @@ class Analyzer:
         self.frames = 0
         self.dns_messages = 0
         self.dns_malformed: Counter[str] = Counter()
+        # Records the capture reader skipped (a pcapng block on an undescribed interface...).
+        self.capture_malformed: Counter[str] = Counter()
         self._next_expire: float | None = None
         self._linktypes: set[int] = set()
 
@@ -198,6 +202,7 @@ class Analyzer:
     def malformed_by_reason(self) -> dict[str, int]:
         """Every malformed-packet reason of every stage, most frequent first."""
         reasons: Counter[str] = Counter()
+        reasons.update(self.capture_malformed)
         reasons.update(self.decoder.malformed)
         reasons.update(self.tcp.malformed)
         reasons.update(self.dns_malformed)
@@ -261,6 +266,7 @@ def run_capture(
             for txn in done:
                 sink(txn)
     stats = capture.stats
+    analyzer.capture_malformed.update(capture.malformed)
     return CaptureInfo(
         name=name,
         format=capture.format,
