@@ -68,7 +68,6 @@ _UDP_HEADER = struct.Struct("!HHH").unpack_from
 _TCP_HEADER = struct.Struct("!HHI4xBB").unpack_from
 
 _UDP = Transport.UDP
-_EMPTY: list = []  # never mutated: returned only where the caller gets nothing
 
 
 @dataclass(slots=True)
@@ -109,6 +108,7 @@ class Decoder:
         # packet instead of three attribute updates.
         self._fast_frames = 0
         self._fast_hits = 0
+        self._fast_other = 0
         self.malformed: Counter[str] = Counter()
         self._fragments = FragmentTable(
             self.malformed, max_groups=max_fragment_groups, timeout=fragment_timeout
@@ -149,9 +149,18 @@ class Decoder:
                 start = base + 28
                 return [
                     Datagram(
-                        frame.ts, _UDP, pair[0], sport, pair[1], dport, data[start : start + ulen - 8]
+                        frame.ts,
+                        _UDP,
+                        pair[0],
+                        sport,
+                        pair[1],
+                        dport,
+                        data[start : start + ulen - 8],
                     )
                 ]
+            if dport not in UDP_OVERLAY_PORTS:
+                self._fast_other += 1  # well-formed UDP on another port: nothing to do
+                return []
         return self._decode(frame)
 
     @property
@@ -166,6 +175,10 @@ class Decoder:
             stats.ip_packets += hits
             stats.udp_dns += hits
             self._fast_hits = 0
+        if self._fast_other:
+            stats.ip_packets += self._fast_other
+            stats.other += self._fast_other
+            self._fast_other = 0
         return stats
 
     def expire(self, now: float) -> None:
@@ -186,7 +199,7 @@ class Decoder:
         data = frame.data
         try:
             et, off = link_payload(frame.linktype, data)
-            if et == ETH_IPV4 or et == ETH_IPV6:
+            if et in (ETH_IPV4, ETH_IPV6):
                 self._stats.ip_packets += 1
             return self._network(et, data, off, len(data), frame.wirelen > len(data), 0)
         except Malformed as err:
@@ -195,7 +208,7 @@ class Decoder:
             # A bug, not bad input: every layer checks lengths before it reads. Counted so
             # that one odd packet cannot stop a capture; tests assert it never happens.
             self.malformed["decode: internal error"] += 1
-        return _EMPTY
+        return []
 
     def _network(self, et: int, data: bytes, off: int, end: int, cut: bool, depth: int) -> list:
         if et == ETH_IPV4:
@@ -203,7 +216,7 @@ class Decoder:
         if et == ETH_IPV6:
             return self._ipv6(data, off, end, cut, depth)
         self._stats.other += 1
-        return _EMPTY
+        return []
 
     def _ipv4(self, data: bytes, off: int, end: int, cut: bool, depth: int) -> list:
         off, end, cut, ident, frag, proto, src, dst = ipv4_header(data, off, end, cut)
@@ -217,7 +230,7 @@ class Decoder:
             )
             self._sync_fragment_stats()
             if done is None:
-                return _EMPTY
+                return []
             self._stats.reassembled += 1
             data = done[0]
             off, end = 0, len(data)
@@ -235,7 +248,7 @@ class Decoder:
             done = self._fragments.add(key, self._frame.ts, frag_off, data[off:end], more, inner)
             self._sync_fragment_stats()
             if done is None:
-                return _EMPTY
+                return []
             self._stats.reassembled += 1
             data = done[0]
             end = len(data)
@@ -260,7 +273,7 @@ class Decoder:
             return self._udp(data, off, end, cut, src, dst, depth)
         if proto == PROTO_TCP:
             return self._tcp(data, off, end, cut, src, dst)
-        if proto == PROTO_IPIP or proto == PROTO_IPV6 or proto == PROTO_GRE:
+        if proto in (PROTO_IPIP, PROTO_IPV6, PROTO_GRE):
             if depth >= self.max_depth:
                 raise Malformed("tunnel: too deep")
             if proto == PROTO_GRE:
@@ -270,7 +283,7 @@ class Decoder:
             self._stats.tunnels += 1
             return self._network(et, data, off, end, cut, depth + 1)
         self._stats.other += 1
-        return _EMPTY
+        return []
 
     def _udp(
         self, data: bytes, off: int, end: int, cut: bool, src: bytes, dst: bytes, depth: int
@@ -283,7 +296,7 @@ class Decoder:
             return self._udp_overlay(data, off, end, cut, dport, ulen, depth)
         if sport not in ports and dport not in ports:
             self._stats.other += 1
-            return _EMPTY
+            return []
         if ulen < 8:
             raise Malformed("udp: bad length")
         stop = off + ulen
@@ -331,7 +344,7 @@ class Decoder:
         ports = self.ports
         if sport not in ports and dport not in ports:
             self._stats.other += 1
-            return _EMPTY
+            return []
         size = (doff >> 4) * 4
         if size < 20:
             raise Malformed("tcp: bad data offset")
@@ -356,7 +369,7 @@ class Decoder:
                     payload,
                 )
             ]
-        return _EMPTY
+        return []
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ def ethertype_payload(ethertype: int, data: bytes, off: int, end: int) -> tuple[
     PPPoE session and MPLS labels. Returns the final ethertype and its payload offset.
     """
     while True:
-        if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:
+        if ethertype in (ETH_IPV4, ETH_IPV6):
             return ethertype, off
         if ethertype in ETH_VLAN:
             if end - off < 4:

@@ -128,7 +128,7 @@ class Analyzer:
             label = f"{linktype} ({name})" if name else str(linktype)
             raise UnknownLinkType(
                 f"{source}: unsupported link type {label}; dnssniff reads Ethernet, Linux "
-                "cooked (SLL, SLL2), raw IP, BSD loopback and FDDI captures"
+                "cooked (SLL, SLL2), raw IP, BSD NULL/LOOP, PPP, Cisco HDLC and FDDI captures"
             )
         self._linktypes.add(linktype)
 
