@@ -23,6 +23,7 @@ import os
 import platform
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,7 @@ class Run:
     """One measured execution of a tool."""
 
     seconds: float
+    cpu_seconds: float  # user + system: steadier than wall time on a busy machine
     peak_kb: int
     returncode: int
     peak_source: str
@@ -76,6 +78,10 @@ class ToolResult:
         ok = self.ok_runs
         return statistics.median(r.seconds for r in ok) if ok else None
 
+    def median_cpu_seconds(self) -> float | None:
+        ok = self.ok_runs
+        return statistics.median(r.cpu_seconds for r in ok) if ok else None
+
     def median_peak_mb(self) -> float | None:
         ok = self.ok_runs
         return statistics.median(r.peak_kb for r in ok) / 1024 if ok else None
@@ -88,19 +94,30 @@ def measure(cmd: list[str], stdout: Path | None, stderr: Path) -> Run:
         with open(stderr, "wb") as err:
             if Path(GNU_TIME).exists():
                 with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-                    full = [GNU_TIME, "-f", "%M", "-o", report.name, *cmd]
+                    full = [GNU_TIME, "-f", "%M %U %S", "-o", report.name, *cmd]
                     began = time.perf_counter()
                     code = subprocess.run(full, stdout=out, stderr=err, check=False).returncode
                     seconds = time.perf_counter() - began
-                    lines = Path(report.name).read_text().split()
-                    peak = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-                    return Run(seconds, peak, code, "gnu-time")
+                    # GNU time may put "Command exited with non-zero status" first.
+                    last = (Path(report.name).read_text().strip().splitlines() or [""])[-1]
+                    try:
+                        peak, user, system = last.split()
+                        return Run(
+                            seconds, float(user) + float(system), int(peak), code, "gnu-time"
+                        )
+                    except ValueError:  # the command could not be started at all
+                        return Run(seconds, 0.0, 0, code or 127, "gnu-time")
             began = time.perf_counter()
-            child = subprocess.Popen(cmd, stdout=out, stderr=err)
+            try:
+                child = subprocess.Popen(cmd, stdout=out, stderr=err)
+            except OSError as exc:
+                err.write(f"{exc}\n".encode())
+                return Run(0.0, 0.0, 0, 127, "wait4")
             _, status, usage = os.wait4(child.pid, 0)
             seconds = time.perf_counter() - began
             child.returncode = os.waitstatus_to_exitcode(status)
-            return Run(seconds, usage.ru_maxrss, child.returncode, "wait4")
+            cpu = usage.ru_utime + usage.ru_stime
+            return Run(seconds, cpu, usage.ru_maxrss, child.returncode, "wait4")
     finally:
         if stdout:
             out.close()  # type: ignore[union-attr]
@@ -137,7 +154,27 @@ def prepare_capture(args: argparse.Namespace) -> tuple[Path, dict | None, dict |
     print(
         f"generated in {seconds:.2f} s ({gen['packets_per_second']:,} packets/s)", file=sys.stderr
     )
-    return path, truth, gen, not args.keep
+    return path, truth, gen, generated_here and not args.keep
+
+
+def count_packets(path: Path) -> int | None:
+    """Records in a classic pcap file (walking the record headers), None for another format."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if len(head) < 24 or head[:4] not in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+            if head[:4] not in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+                return None
+            order = ">"
+        else:
+            order = "<"
+        record = struct.Struct(order + "IIII")
+        count = 0
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                return count
+            f.seek(record.unpack(rec)[2], os.SEEK_CUR)
+            count += 1
 
 
 def check(output: Path, truth: dict) -> list[str]:
@@ -158,11 +195,12 @@ def check(output: Path, truth: dict) -> list[str]:
     return problems
 
 
-def table(results: list[ToolResult], packets: int) -> str:
+def table(results: list[ToolResult], packets: int | None) -> str:
     """The human-readable comparison."""
-    rows = [("tool", "runs", "median s", "packets/s", "peak MB", "status")]
+    rows = [("tool", "runs", "median s", "packets/s", "median cpu s", "peak MB", "status")]
     for res in results:
         med = res.median_seconds()
+        cpu = res.median_cpu_seconds()
         peak = res.median_peak_mb()
         status = res.error or ("ok" if len(res.ok_runs) == len(res.runs) else "failed runs")
         rows.append(
@@ -170,13 +208,15 @@ def table(results: list[ToolResult], packets: int) -> str:
                 res.name,
                 f"{len(res.ok_runs)}/{len(res.runs)}",
                 "-" if med is None else f"{med:.2f}",
-                "-" if med is None else f"{packets / med:,.0f}",
+                "-" if med is None or not packets else f"{packets / med:,.0f}",
+                "-" if cpu is None else f"{cpu:.2f}",
                 "-" if peak is None else f"{peak:.1f}",
                 status,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _tshark_version() -> str:
@@ -208,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot prepare the capture: {exc}", file=sys.stderr)
         return 1
-    packets = truth["packets"] if truth else args.packets
+    packets = truth["packets"] if truth else count_packets(capture)
 
     sniff = ToolResult(
         "dnssniff", [sys.executable, "-m", "dnssniff", "analyze", str(capture), "--format", "json"]
@@ -231,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             tool.runs.append(run)
             state = "ok" if run.returncode == 0 else f"exit {run.returncode}"
             print(
-                f"run {i + 1}/{args.repeat} {tool.name}: {run.seconds:.2f} s, "
+                f"run {i + 1}/{args.repeat} {tool.name}: {run.seconds:.2f} s "
+                f"({run.cpu_seconds:.2f} s cpu), "
                 f"{run.peak_kb / 1024:.1f} MB, {state}",
                 file=sys.stderr,
             )
@@ -239,16 +280,21 @@ def main(argv: list[str] | None = None) -> int:
                 # A failing tool is not retried: its error is the result.
                 log = sniff_err if tool is sniff else OUT / "tshark-stderr.txt"
                 tool.error = f"failed (exit {run.returncode})"
-                print(f"{tool.name} failed; last lines of its stderr:\n{_tail(log)}", file=sys.stderr)
+                print(
+                    f"{tool.name} failed; last lines of its stderr:\n{_tail(log)}", file=sys.stderr
+                )
 
     results = [sniff, shark]
-    print(f"\ncapture: {capture} ({packets:,} packets)")
+    size = f"{packets:,} packets" if packets else "not a classic pcap: packets not counted"
+    print(f"\ncapture: {capture} ({size})")
     print(table(results, packets))
-    ratio = None
+    ratio = cpu_ratio = None
     if sniff.median_seconds() and shark.median_seconds():
         ratio = shark.median_seconds() / sniff.median_seconds()
         verdict = "meets" if ratio >= TARGET_RATIO else "misses"
         print(f"ratio tshark/dnssniff: {ratio:.2f}x ({verdict} the {TARGET_RATIO:.0f}x target)")
+        cpu_ratio = shark.median_cpu_seconds() / max(sniff.median_cpu_seconds() or 0, 1e-9)
+        print(f"cpu ratio tshark/dnssniff: {cpu_ratio:.2f}x")
 
     problems: list[str] = []
     if args.check:
@@ -277,14 +323,16 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": [asdict(r) for r in res.runs],
                 "median_seconds": res.median_seconds(),
                 "packets_per_second": packets / res.median_seconds()
-                if res.median_seconds()
+                if res.median_seconds() and packets
                 else None,
+                "median_cpu_seconds": res.median_cpu_seconds(),
                 "median_peak_mb": res.median_peak_mb(),
                 "error": res.error,
             }
             for res in results
         },
         "ratio_tshark_over_dnssniff": ratio,
+        "cpu_ratio_tshark_over_dnssniff": cpu_ratio,
         "target_ratio": TARGET_RATIO,
         "check": {"ran": args.check, "mismatches": problems},
     }
