@@ -9,7 +9,6 @@ import json
 import struct
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from dnssniff.cli import app
@@ -43,14 +42,30 @@ def test_walkthrough_transactions_jsonl_exact():
     ] + [("google.com.", "A", "NOERROR"), ("google.com.", "AAAA", "NOERROR")]
     assert {r["status"] for r in rows} == {"answered"}
     assert {(r["client"], r["server"], r["server_port"], r["proto"]) for r in rows} == {
-        ("10.244.1.10", "10.244.1.53", 53, "udp")}
+        ("10.244.1.10", "10.244.1.53", 53, "udp")
+    }
     assert rows[-2]["answers"] == ["142.250.72.14"]
     assert rows[-1]["answers"] == ["2607:f8b0:4007:80f::200e"]
     # glibc: A and AAAA share one socket, a new socket for every search step.
     ports = [r["client_port"] for r in rows]
     assert ports[0::2] == ports[1::2] and len(set(ports)) == 5
-    required = {"ts", "proto", "client", "client_port", "server", "server_port", "id", "qname",
-                "qtype", "qclass", "status", "rcode", "rtt", "answers", "retransmits"}
+    required = {
+        "ts",
+        "proto",
+        "client",
+        "client_port",
+        "server",
+        "server_port",
+        "id",
+        "qname",
+        "qtype",
+        "qclass",
+        "status",
+        "rcode",
+        "rtt",
+        "answers",
+        "retransmits",
+    }
     assert all(required <= set(r) for r in rows)
     assert all(r["rtt"] > 0 and r["retransmits"] == 0 and r["qclass"] == "IN" for r in rows)
 
@@ -59,12 +74,34 @@ def test_analyze_json_summary_walkthrough():
     result = run("analyze", WALK, "--format", "json")
     assert result.exit_code == 0, result.output
     s = json.loads(result.stdout)["summary"]
-    assert {k: s[k] for k in ("frames", "dns_messages", "queries", "responses", "transactions",
-                              "answered", "unanswered", "unsolicited", "retransmits",
-                              "duplicates", "malformed")} == {
-        "frames": 20, "dns_messages": 20, "queries": 10, "responses": 10, "transactions": 10,
-        "answered": 10, "unanswered": 0, "unsolicited": 0, "retransmits": 0, "duplicates": 0,
-        "malformed": 0}
+    assert {
+        k: s[k]
+        for k in (
+            "frames",
+            "dns_messages",
+            "queries",
+            "responses",
+            "transactions",
+            "answered",
+            "unanswered",
+            "unsolicited",
+            "retransmits",
+            "duplicates",
+            "malformed",
+        )
+    } == {
+        "frames": 20,
+        "dns_messages": 20,
+        "queries": 10,
+        "responses": 10,
+        "transactions": 10,
+        "answered": 10,
+        "unanswered": 0,
+        "unsolicited": 0,
+        "retransmits": 0,
+        "duplicates": 0,
+        "malformed": 0,
+    }
     assert s["malformed_by_reason"] == {}
     assert s["rcodes"] == {"NXDOMAIN": 8, "NOERROR": 2}
     assert 0 < s["p50"] <= s["p90"] <= s["p99"] <= s["max"]
@@ -76,8 +113,11 @@ def test_node_any_capture_counts_each_packet_once():
     s = json.loads(result.stdout)["summary"]
     assert (s["frames"], s["duplicates"], s["queries"], s["responses"]) == (104, 52, 26, 26)
     assert (s["answered"], s["unanswered"], s["unsolicited"]) == (26, 0, 0)
-    off = json.loads(run("analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json",
-                         "--dedupe-window", "0").stdout)["summary"]
+    off = json.loads(
+        run(
+            "analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json", "--dedupe-window", "0"
+        ).stdout
+    )["summary"]
     assert off["duplicates"] == 0 and off["queries"] == 52 and off["retransmits"] == 26
 
 
