@@ -1,0 +1,558 @@
+"""Search-list chains -> lookups, on hand-built transactions with exact expectations."""
+
+from __future__ import annotations
+
+import dns.message
+import dns.rrset
+import pytest
+
+from dnssniff.lookups import LookupBuilder, infer_config
+from dnssniff.mnemonics import qtype_value
+from dnssniff.model import DnsMessage, Flow, Status, Transaction, Transport
+from dnssniff.resolvconf import ResolverConfig, parse_resolv_conf
+
+CLIENT = "10.244.1.10"
+CLIENT2 = "10.244.2.20"
+SERVER = "10.96.0.10"
+K8S = parse_resolv_conf(
+    "search default.svc.cluster.local svc.cluster.local cluster.local"
+    " us-central1-c.c.myproject.internal\nnameserver 10.96.0.10\noptions ndots:5\n",
+    "resolv.conf test",
+)
+SUFFIXES = K8S.search
+GAP = 0.0005  # between search steps
+RTT = 0.0004
+
+_RCODES = {"NOERROR": 0, "SERVFAIL": 2, "NXDOMAIN": 3, "REFUSED": 5}
+
+
+def message(ts, flow, id, qname, qtype, *, qr, rcode=0, ancount=0, flags=0, payload=b""):
+    return DnsMessage(
+        ts=ts,
+        flow=flow,
+        id=id,
+        qr=qr,
+        opcode=0,
+        rcode=rcode,
+        flags=flags | (0x8180 if qr else 0x0100),
+        qname=qname,
+        qname_key=qname.lower(),
+        qtype=qtype,
+        qclass=1,
+        qdcount=1,
+        ancount=ancount,
+        nscount=0,
+        arcount=0,
+        size=60,
+        payload=payload,
+    )
+
+
+def txn(
+    ts,
+    qname,
+    qtype="A",
+    reply="NXDOMAIN",
+    *,
+    port=40000,
+    id=1,
+    client=CLIENT,
+    tcp=False,
+    tc=False,
+    retransmits=0,
+    resend_after=5.0,
+    rtt=RTT,
+    payload=b"",
+    ancount=None,
+):
+    """One transaction. reply: "DATA", "NODATA", an rcode name, or "LOST" (unanswered)."""
+    flow = Flow(Transport.TCP if tcp else Transport.UDP, client, port, SERVER, 53)
+    qt = qtype_value(qtype)
+    times = tuple(ts + i * resend_after for i in range(1 + retransmits))
+    query = message(ts, flow, id, qname, qt, qr=False)
+    if reply == "LOST":
+        return Transaction(
+            ts, flow, id, qname, qt, 1, Status.UNANSWERED, query, None, None, retransmits, 0, times
+        )
+    rcode = _RCODES.get(reply, 0)
+    an = (1 if reply == "DATA" else 0) if ancount is None else ancount
+    response = message(
+        times[-1] + rtt,
+        flow,
+        id,
+        qname,
+        qt,
+        qr=True,
+        rcode=rcode,
+        ancount=an,
+        flags=0x0200 if tc else 0,
+        payload=payload,
+    )
+    return Transaction(
+        ts,
+        flow,
+        id,
+        qname,
+        qt,
+        1,
+        Status.ANSWERED,
+        query,
+        response,
+        response.ts - ts,
+        retransmits,
+        0,
+        times,
+    )
+
+
+def getaddrinfo(t0, steps, *, client=CLIENT, port=40000, id=100, two_ports=False):
+    """glibc-style A+AAAA per step (same socket, 6 us apart), a new socket per step.
+
+    steps: [(name, replyA, replyAAAA)]; go-style (two_ports) uses a socket per query.
+    """
+    out = []
+    t = t0
+    for i, (name, ra, raaaa) in enumerate(steps):
+        pa = port + 2 * i
+        out.append(txn(t, name, "A", ra, port=pa, id=id + 2 * i, client=client))
+        out.append(
+            txn(
+                t + 0.000006,
+                name,
+                "AAAA",
+                raaaa,
+                port=pa + 1 if two_ports else pa,
+                id=id + 2 * i + 1,
+                client=client,
+            )
+        )
+        t += GAP
+    return out
+
+
+def expansions(base):
+    return [f"{base}.{s}." for s in SUFFIXES]
+
+
+def walkthrough(t0=1000.0, **kw):
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("google.com")]
+    steps.append(("google.com.", "DATA", "DATA"))
+    return getaddrinfo(t0, steps, **kw)
+
+
+def completion(t):
+    # the correlator emits an unanswered query 15 s after its first transmission
+    return t.response.ts if t.response is not None else t.query_times[0] + 15.0
+
+
+def run(txns, config=K8S, *, streaming=True, **kw):
+    """Feed in completion order (as the correlator emits), expiring as time goes."""
+    builder = LookupBuilder(config, **kw)
+    out = []
+    for t in sorted(txns, key=completion):
+        if streaming:
+            out.extend(builder.expire(completion(t)))
+        out.extend(builder.feed(t))
+    out.extend(builder.flush())
+    return sorted(out, key=lambda lk: (lk.start, lk.client)), builder
+
+
+def test_walkthrough_google_com():
+    (lookup,), builder = run(walkthrough())
+    assert lookup.client == CLIENT
+    assert lookup.name == "google.com."
+    assert lookup.qtypes == ("A", "AAAA")
+    assert lookup.queries == 10
+    assert lookup.wasted_queries == 8
+    assert lookup.outcome == "NOERROR"
+    assert lookup.answer_name == "google.com."
+    assert lookup.resolver == "glibc"
+    assert lookup.findings == ("search-list expansion",)
+    assert lookup.start == 1000.0
+    assert lookup.wasted_time == pytest.approx(4 * GAP)
+    assert lookup.duration == pytest.approx(4 * GAP + 0.000006 + RTT)
+    assert len(lookup.chain) == 10
+    assert [t.qtype for t in lookup.final] == [1, 28]
+    assert all(t.qname == "google.com." for t in lookup.final)
+    assert builder.stats.lookups == 1
+    assert builder.stats.transactions == 10
+
+
+def test_getent_hosts_aaaa_pass_then_a_pass_is_one_lookup():
+    names = [*expansions("httpd-example"), "httpd-example."]
+    t0 = 2000.0
+    txns = [
+        txn(t0 + i * GAP, n, "AAAA", "NODATA" if i == 0 else "NXDOMAIN", port=41000 + i, id=i)
+        for i, n in enumerate(names)
+    ]
+    txns.append(txn(t0 + 5 * GAP, names[0], "A", "DATA", port=41005, id=9))
+    (lookup,), _ = run(txns)
+    assert lookup.name == "httpd-example."
+    assert lookup.queries == 6
+    assert lookup.wasted_queries == 4
+    assert lookup.outcome == "NOERROR"
+    assert lookup.answer_name == "httpd-example.default.svc.cluster.local."
+    assert lookup.qtypes == ("A", "AAAA")
+    assert lookup.resolver == "glibc"
+    assert lookup.findings == ("search-list expansion", "separate query-type passes")
+    assert lookup.wasted_time == pytest.approx(5 * GAP)
+
+
+def test_name_with_five_dots_is_tried_as_is_first():
+    (lookup,), _ = run(getaddrinfo(10.0, [("a.b.c.d.e.f.", "DATA", "DATA")]))
+    assert lookup.name == "a.b.c.d.e.f."
+    assert (lookup.queries, lookup.wasted_queries, lookup.wasted_time) == (2, 0, 0.0)
+    assert lookup.findings == ()
+
+
+def test_five_dots_not_found_as_is_then_search_list():
+    steps = [("a.b.c.d.e.f.", "NXDOMAIN", "NXDOMAIN")]
+    steps.append(("a.b.c.d.e.f.default.svc.cluster.local.", "DATA", "NODATA"))
+    (lookup,), _ = run(getaddrinfo(10.0, steps))
+    assert lookup.name == "a.b.c.d.e.f."
+    assert (lookup.queries, lookup.wasted_queries) == (4, 2)
+    assert lookup.answer_name == "a.b.c.d.e.f.default.svc.cluster.local."
+
+
+def test_trailing_dot_one_step():
+    (lookup,), _ = run(getaddrinfo(10.0, [("google.com.", "DATA", "DATA")]))
+    assert lookup.name == "google.com."
+    assert (lookup.queries, lookup.wasted_queries) == (2, 0)
+    assert lookup.resolver == "glibc"
+
+
+def test_ndots_one():
+    config = ResolverConfig(search=SUFFIXES, ndots=1)
+    txns = getaddrinfo(10.0, [("google.com.", "DATA", "DATA")])
+    txns += getaddrinfo(
+        11.0,
+        [("web.default.svc.cluster.local.", "DATA", "NODATA")],
+        port=42000,
+        id=500,
+    )
+    first, second = run(txns, config)[0]
+    assert (first.name, first.queries, first.wasted_queries) == ("google.com.", 2, 0)
+    assert (second.name, second.queries, second.wasted_queries) == ("web.", 2, 0)
+    assert second.answer_name == "web.default.svc.cluster.local."
+
+
+def test_musl_stops_at_nodata():
+    steps = [
+        ("web.default.svc.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+        ("web.svc.cluster.local.", "NODATA", "NODATA"),
+    ]
+    (lookup,), _ = run(getaddrinfo(10.0, steps))
+    assert lookup.name == "web."
+    assert lookup.outcome == "NODATA"
+    assert lookup.answer_name == "web.svc.cluster.local."
+    assert (lookup.queries, lookup.wasted_queries) == (4, 2)
+    assert lookup.resolver == "musl"
+
+
+def test_musl_no_search_with_enough_dots():
+    (lookup,), _ = run(getaddrinfo(10.0, [("a.b.c.d.e.f.", "NXDOMAIN", "NXDOMAIN")]))
+    assert lookup.outcome == "NXDOMAIN"
+    assert lookup.resolver == "musl"
+
+
+def test_glibc_continues_past_nodata_and_servfail():
+    t0 = 10.0
+    n = expansions("api")
+    txns = getaddrinfo(t0, [(n[0], "NODATA", "NODATA"), (n[1], "SERVFAIL", "SERVFAIL")])
+    # glibc resends the SERVFAIL pair once at once, then goes on
+    txns += getaddrinfo(t0 + 2 * GAP, [(n[1], "SERVFAIL", "SERVFAIL")], port=43000, id=300)
+    txns += getaddrinfo(
+        t0 + 3 * GAP,
+        [
+            (n[2], "NXDOMAIN", "NXDOMAIN"),
+            (n[3], "NXDOMAIN", "NXDOMAIN"),
+            ("api.", "DATA", "NODATA"),
+        ],
+        port=44000,
+        id=400,
+    )
+    (lookup,), _ = run(txns)
+    assert lookup.name == "api."
+    assert lookup.queries == 12
+    assert lookup.wasted_queries == 10
+    assert lookup.outcome == "NOERROR"
+    assert lookup.answer_name == "api."
+    assert lookup.resolver == "glibc"
+    assert lookup.findings == ("search-list expansion", "retransmission", "servfail")
+
+
+def test_lost_aaaa_retransmitted_after_five_seconds():
+    txns = walkthrough()
+    last = txns[-1]
+    txns[-1] = txn(last.ts, "google.com.", "AAAA", "DATA", port=40008, id=109, retransmits=1)
+    (lookup,), _ = run(txns)
+    assert lookup.queries == 11
+    assert lookup.wasted_queries == 9
+    assert lookup.outcome == "NOERROR"
+    assert lookup.duration == pytest.approx(4 * GAP + 0.000006 + 5.0 + RTT)
+    assert lookup.wasted_time == pytest.approx(4 * GAP)
+    assert lookup.findings == ("search-list expansion", "retransmission")
+
+
+def test_aaaa_never_answered_is_placed_in_its_chain():
+    """The correlator emits an unanswered query 15 s late; it still joins its lookup."""
+    txns = walkthrough()
+    last = txns[-1]
+    txns[-1] = txn(last.ts, "google.com.", "AAAA", "LOST", port=40008, id=109, retransmits=1)
+    # and a later, unrelated lookup from the same client that completes before it arrives
+    txns += getaddrinfo(1008.0, [("example.org.", "DATA", "DATA")], port=45000, id=900)
+    (lookup, other), builder = run(txns)
+    assert lookup.queries == 11
+    assert lookup.wasted_queries == 10
+    assert lookup.outcome == "NOERROR"
+    assert "timeout" in lookup.findings
+    assert lookup.duration == pytest.approx(4 * GAP + 0.000006 + 5.0 + K8S.timeout)
+    assert other.name == "example.org."
+    assert builder.stats.late == 0
+
+
+def test_truncated_then_tcp_retry_is_one_lookup():
+    t0 = 50.0
+    txns = [
+        txn(t0, "big.example.", "A", "NOERROR", port=46000, id=1, tc=True, ancount=0),
+        txn(t0 + 0.000006, "big.example.", "AAAA", "NODATA", port=46000, id=2),
+        txn(t0 + 0.001, "big.example.", "A", "DATA", port=46001, id=1, tcp=True, ancount=40),
+    ]
+    (lookup,), _ = run(txns)
+    assert (lookup.queries, lookup.wasted_queries) == (3, 1)
+    assert lookup.outcome == "NOERROR"
+    assert lookup.findings == ("tcp retry after truncation",)
+    assert lookup.final[0].flow.transport == Transport.TCP
+
+
+def test_truncated_without_tcp_retry():
+    txns = [txn(50.0, "big.example.", "A", "NOERROR", tc=True, ancount=3)]
+    (lookup,), _ = run(txns)
+    assert lookup.findings == ("truncated without tcp retry",)
+
+
+def test_same_name_thirty_seconds_apart_is_two_lookups():
+    lookups, _ = run(walkthrough(100.0) + walkthrough(130.0, port=50000, id=700))
+    assert [(lk.start, lk.queries, lk.wasted_queries) for lk in lookups] == [
+        (100.0, 10, 8),
+        (130.0, 10, 8),
+    ]
+
+
+def test_same_name_again_right_after_is_a_new_lookup():
+    steps = [("a.b.c.d.e.f.", "DATA", "DATA")]
+    txns = getaddrinfo(10.0, steps) + getaddrinfo(10.01, steps, port=47000, id=9)
+    lookups, _ = run(txns)
+    assert [lk.queries for lk in lookups] == [2, 2]
+
+
+def test_two_clients_interleaved():
+    """Client 1 walks the list for google.com while client 2, at the same moment, runs a
+    short lookup and the same walk (two lookups of its own overlapping in time)."""
+    a = walkthrough(100.0)
+    b = getaddrinfo(
+        100.0001, [("httpd-example.default.svc.cluster.local.", "DATA", "NODATA")], client=CLIENT2
+    ) + walkthrough(100.0002, client=CLIENT2, port=60000, id=200)
+    lookups, _ = run(a + b)
+    got = [(lk.client, lk.name, lk.queries, lk.wasted_queries) for lk in lookups]
+    assert got == [
+        (CLIENT, "google.com.", 10, 8),
+        (CLIENT2, "httpd-example.", 2, 0),
+        (CLIENT2, "google.com.", 10, 8),
+    ]
+
+
+def test_dig_without_search_single_label():
+    (lookup,), _ = run([txn(10.0, "web.", "A", "NXDOMAIN")])
+    assert lookup.name == "web."
+    assert (lookup.queries, lookup.wasted_queries) == (1, 0)
+    assert lookup.outcome == "NXDOMAIN"
+    assert lookup.resolver == "dig"
+    assert lookup.qtypes == ("A",)
+
+
+def test_go_two_ports_and_nslookup():
+    (go,), _ = run(walkthrough(two_ports=True))
+    assert go.resolver == "go"
+    n = expansions("web")
+    txns = [txn(10.0 + i * GAP, name, "A", "NXDOMAIN", port=48000 + i) for i, name in enumerate(n)]
+    txns.append(txn(10.0 + 4 * GAP, "web.", "A", "DATA", port=48010))
+    txns.append(txn(10.0 + 5 * GAP, "web.", "AAAA", "NODATA", port=48011))
+    (ns,), _ = run(txns)
+    assert ns.resolver == "nslookup"
+    assert (ns.queries, ns.wasted_queries) == (6, 4)
+
+
+def _autopath_payload(qtype, rdata):
+    query = dns.message.make_query("google.com.default.svc.cluster.local.", qtype)
+    response = dns.message.make_response(query)
+    response.answer.append(
+        dns.rrset.from_text(
+            "google.com.default.svc.cluster.local.", 5, "IN", "CNAME", "google.com."
+        )
+    )
+    response.answer.append(dns.rrset.from_text("google.com.", 5, "IN", qtype, rdata))
+    return response.to_wire()
+
+
+def test_coredns_autopath():
+    name = "google.com.default.svc.cluster.local."
+    txns = [
+        txn(10.0, name, "A", "DATA", ancount=2, payload=_autopath_payload("A", "142.250.1.1")),
+        txn(
+            10.000006,
+            name,
+            "AAAA",
+            "DATA",
+            id=2,
+            ancount=2,
+            payload=_autopath_payload("AAAA", "2607:f8b0::1"),
+        ),
+    ]
+    (lookup,), _ = run(txns)
+    assert lookup.name == "google.com."
+    assert lookup.answer_name == name
+    assert (lookup.queries, lookup.wasted_queries) == (2, 0)
+    assert lookup.findings == ("autopath",)
+
+
+def storm(n, *, every, client=CLIENT):
+    txns = []
+    names = [*expansions("nosuch"), "nosuch."]
+    for i in range(n):
+        steps = [(name, "NXDOMAIN", "NXDOMAIN") for name in names]
+        txns += getaddrinfo(100.0 + i * every, steps, client=client, port=1024 + (i * 10) % 60000)
+    return txns
+
+
+@pytest.mark.parametrize("every", [0.02, 0.003])
+def test_storm_of_failing_lookups_counted_exactly(every):
+    lookups, builder = run(storm(500, every=every))
+    assert len(lookups) == 500
+    assert {(lk.name, lk.queries, lk.wasted_queries, lk.outcome) for lk in lookups} == {
+        ("nosuch.", 10, 8, "NXDOMAIN")
+    }
+    assert sum(lk.queries for lk in lookups) == 5000
+    assert builder.stats.chains_evicted == 0
+    assert builder.stats.forced == 0
+
+
+def test_bounded_memory():
+    txns = []
+    for c in range(40):
+        txns += storm(50, every=0.02, client=f"10.1.0.{c}")
+    builder = LookupBuilder(K8S, max_open=1000)
+    out = []
+    peak = 0
+    for t in sorted(txns, key=completion):
+        out.extend(builder.feed(t))  # never expired: only the bound keeps memory in check
+        peak = max(peak, builder.open_transactions)
+    out.extend(builder.flush())
+    assert peak <= 1000
+    assert builder.stats.forced > 0
+    assert sum(lk.queries for lk in out) == len(txns) == 20000
+    assert builder.stats.lookups == len(out)
+
+
+def test_per_client_chain_cap_evicts_and_counts():
+    txns = [
+        txn(10.0 + i * 0.0001, f"name{i}.", "A", "LOST", port=2000 + i, id=i) for i in range(20)
+    ]
+    lookups, builder = run(txns, max_chains_per_client=5)
+    assert len(lookups) == 20
+    assert builder.stats.chains_evicted == 15
+
+
+def test_out_of_order_feed_gives_the_same_lookups():
+    txns = walkthrough() + walkthrough(1000.0001, client=CLIENT2)
+    builder = LookupBuilder(K8S)
+    out = []
+    for t in reversed(txns):
+        out.extend(builder.feed(t))
+    out.extend(builder.flush())
+    assert sorted((lk.client, lk.queries, lk.wasted_queries) for lk in out) == [
+        (CLIENT, 10, 8),
+        (CLIENT2, 10, 8),
+    ]
+
+
+def test_unsolicited_is_ignored_and_counted():
+    t = txn(10.0, "x.", "A", "NXDOMAIN")
+    unsolicited = Transaction(
+        t.ts, t.flow, t.id, t.qname, t.qtype, 1, Status.UNSOLICITED, None, t.response, None
+    )
+    builder = LookupBuilder(K8S)
+    assert builder.feed(unsolicited) == []
+    assert builder.flush() == []
+    assert builder.stats.unsolicited == 1
+
+
+def mixed_capture():
+    txns = walkthrough(100.0)
+    names = [*expansions("httpd-example"), "httpd-example."]
+    txns += [
+        txn(101.0 + i * GAP, n, "AAAA", "NODATA" if i == 0 else "NXDOMAIN", client=CLIENT2, id=i)
+        for i, n in enumerate(names)
+    ]
+    txns.append(txn(101.0 + 5 * GAP, names[0], "A", "DATA", client=CLIENT2, id=9))
+    txns += getaddrinfo(
+        102.0,
+        [
+            ("kubernetes.default.default.svc.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+            ("kubernetes.default.svc.cluster.local.", "DATA", "NODATA"),
+        ],
+        client=CLIENT2,
+        port=30000,
+    )
+    txns += getaddrinfo(103.0, [("a.b.c.d.e.f.", "DATA", "DATA")], port=31000)  # no walk
+    txns += getaddrinfo(104.0, [("metrics.example.", "DATA", "DATA")], port=32000)  # FQDN
+    txns.append(txn(105.0, "foo.example.com.", "A", "NXDOMAIN", port=33000))  # noise pair
+    txns.append(txn(105.001, "foo.bar.net.", "A", "DATA", port=33001))
+    return txns
+
+
+def test_infer_search_list_from_mixed_capture():
+    config = infer_config(mixed_capture())
+    assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
+    assert infer_config([]) is None
+    assert infer_config(getaddrinfo(1.0, [("x.", "DATA", "DATA")])) is None
+
+
+def test_infer_ndots_from_as_is_first_walks():
+    steps = [
+        ("a.b.svc.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+        ("a.b.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+        ("a.b.", "DATA", "DATA"),
+    ]
+    txns = getaddrinfo(1.0, steps)
+    txns += getaddrinfo(
+        2.0,
+        [
+            ("x.y.z.", "NXDOMAIN", "NXDOMAIN"),
+            ("x.y.z.svc.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+            ("x.y.z.cluster.local.", "DATA", "DATA"),
+        ],
+        port=5000,
+    )
+    config = infer_config(txns)
+    assert config is not None
+    assert config.search == ("svc.cluster.local", "cluster.local")
+    assert config.ndots == 2
+
+
+def test_builder_without_config_infers_it():
+    with_config, _ = run(mixed_capture())
+    inferred, builder = run(mixed_capture(), None)
+    assert builder.config == ResolverConfig(
+        search=SUFFIXES, ndots=5, source="inferred from traffic"
+    )
+
+    def summary(lookups):
+        return [(lk.client, lk.name, lk.queries, lk.wasted_queries) for lk in lookups]
+
+    assert summary(inferred) == summary(with_config)
+    assert summary(with_config)[:3] == [
+        (CLIENT, "google.com.", 10, 8),
+        (CLIENT2, "httpd-example.", 6, 4),
+        (CLIENT2, "kubernetes.default.", 4, 2),
+    ]
