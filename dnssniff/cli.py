@@ -65,7 +65,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     try:
-        handle = open(path, "w", encoding="utf-8", newline="")
+        handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
     with handle:
@@ -106,7 +106,7 @@ def _guard(work: Callable[[], ExitCode | None]) -> None:
         else:
             _err(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         code = ExitCode.ERROR
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, never a traceback
+    except Exception as exc:  # last resort: one line, never a traceback
         _err(f"internal error: {type(exc).__name__}: {exc} (please report this as a bug; "
              "set DNSSNIFF_DEBUG=1 for a traceback)")
         if os.environ.get("DNSSNIFF_DEBUG"):

@@ -51,11 +51,6 @@ class CorrelateStats:
     orphans_evicted: int = 0
 
 
-def _flow_key(msg: DnsMessage) -> tuple:
-    flow = msg.flow
-    return (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port, msg.id)
-
-
 def _same_question(a: DnsMessage, b: DnsMessage) -> bool:
     return a.qname_key == b.qname_key and a.qtype == b.qtype and a.qclass == b.qclass
 
@@ -90,15 +85,19 @@ class Correlator:
         self._orphans: dict[tuple, list[DnsMessage]] = {}
         self._orphan_order: deque[tuple[float, tuple]] = deque()
         self._orphan_count = 0
-        # Keys answered recently: a second response to them is late or duplicated.
+        # Keys answered recently: a second response to them is late or duplicated. Two
+        # generations, each `timeout` long, swapped on expiry: one dict write per answer.
         self._answered: dict[tuple, float] = {}
-        self._answered_order: deque[tuple[float, tuple]] = deque()
+        self._answered_before: dict[tuple, float] = {}
+        self._answered_since = float("-inf")
 
     # -- feeding -----------------------------------------------------------------------
 
     def feed(self, msg: DnsMessage) -> list[Transaction]:
         """Account for one message; return the transactions it completes."""
-        key = _flow_key(msg)
+        flow = msg.flow
+        key = (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port,
+               msg.id)
         if msg.qr:
             return self._on_response(key, msg)
         return self._on_query(key, msg)
@@ -139,16 +138,22 @@ class Correlator:
         self.stats.responses += 1
         entries = self._pending.get(key)
         if entries is not None:
+            qname_key, qtype, qclass = msg.qname_key, msg.qtype, msg.qclass
             for i, entry in enumerate(entries):
-                if msg.qdcount == 0 or _same_question(entry.query, msg):
-                    del entries[i]
+                query = entry.query
+                if (query.qname_key == qname_key and query.qtype == qtype
+                        and query.qclass == qclass) or msg.qdcount == 0:
+                    if len(entries) == 1:
+                        del self._pending[key]
+                    else:
+                        del entries[i]
                     entry.done = True
                     self._pending_count -= 1
-                    if not entries:
-                        del self._pending[key]
-                    self._mark_answered(key, msg.ts)
-                    return [self._answered_txn(entry.query, entry.times, msg)]
+                    self._answered[key] = msg.ts
+                    return [self._answered_txn(query, entry.times, msg)]
         answered_at = self._answered.get(key)
+        if answered_at is None:
+            answered_at = self._answered_before.get(key)
         if answered_at is not None and msg.ts - answered_at <= self.timeout:
             # A second response to a query already answered: report it on its own, as
             # Zeek does, but do not let it wait for a query that already came.
@@ -164,7 +169,6 @@ class Correlator:
 
     def _mark_answered(self, key: tuple, ts: float) -> None:
         self._answered[key] = ts
-        self._answered_order.append((ts, key))
 
     # -- building transactions ----------------------------------------------------------
 
@@ -278,14 +282,10 @@ class Correlator:
             taken = self._take_orphan(key, ts)
             if taken is not None:
                 out.append(self._unsolicited(taken))
-        answered = self._answered
-        answered_order = self._answered_order
-        while answered_order and (
-            answered_order[0][0] <= horizon or len(answered_order) > self.max_pending
-        ):
-            ts, key = answered_order.popleft()
-            if answered.get(key) == ts:
-                del answered[key]
+        if now - self._answered_since >= self.timeout or len(self._answered) > self.max_pending:
+            self._answered_before = self._answered
+            self._answered = {}
+            self._answered_since = now
         return out
 
     def flush(self) -> list[Transaction]:
@@ -302,6 +302,6 @@ class Correlator:
             if taken is not None:
                 out.append(self._unsolicited(taken))
         self._answered.clear()
-        self._answered_order.clear()
+        self._answered_before.clear()
         out.sort(key=lambda t: t.ts)
         return out

@@ -7,9 +7,9 @@ response with two A records. That is minutes for a capture of a million packets.
 needs only the header and the first question, so `parse_message` reads those by hand with
 `struct` and a label loop: 1.1-1.5 us per message (query or response for
 google.com.default.svc.cluster.local. A) when the name has been seen before, 3.5-8 us when
-every name and flow is new (the walk costs about 0.2 us a label, and `Flow`, being frozen,
-0.7 us to build). Two bounded LRU memo tables make the common case cheap (see
-`_question_name` and `_flow`): Kubernetes traffic repeats the same few hundred names.
+every name is new (the walk costs about 0.2 us a label). A bounded LRU memo table makes the
+common case cheap (see `_question_name`): Kubernetes traffic repeats the same few hundred
+names.
 
 Full records are decoded lazily, only when a report asks: `answers_of` (about 3 us for two
 A records) and `response_details` (about 4-5 us) walk the sections by hand, print A, AAAA,
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import dns.rdata
 
-from dnssniff.model import Datagram, DnsMessage, Flow, Transport
+from dnssniff.model import Datagram, DnsMessage, Flow
 from dnssniff.names import labels_text
 
 __all__ = [
@@ -55,9 +55,8 @@ _MAX_POINTER_HOPS = 16  # dnspython's MAX_COMPRESSION_POINTER_CHAIN
 _A, _NS, _CNAME, _SOA, _PTR, _MX, _AAAA, _DNAME, _OPT = 1, 2, 5, 6, 12, 15, 28, 39, 41
 _NAME_RDATA = frozenset((_NS, _CNAME, _PTR, _DNAME))
 
-# Bounds of the two per-process memo tables (see _question_name and _flow).
+# Bound of the per-process memo table of question names (see _question_name).
 NAME_CACHE_SIZE = 8192
-FLOW_CACHE_SIZE = 4096
 
 
 class Malformed(Exception):
@@ -151,18 +150,6 @@ def _question_name(wire: bytes) -> tuple[str, str] | None:
     return text, text.lower()
 
 
-@functools.lru_cache(maxsize=FLOW_CACHE_SIZE)
-def _flow(transport: Transport, client: str, cport: int, server: str, sport: int) -> Flow:
-    """The shared `Flow` for these endpoints.
-
-    `Flow` is frozen, and a frozen dataclass's __init__ costs about 0.75 us (each field goes
-    through object.__setattr__); a query and its response, and glibc's A and AAAA, share one
-    flow, so memoising it (bounded LRU) saves that cost for most messages. Flows are
-    immutable, so sharing the instance is safe.
-    """
-    return Flow(transport, client, cport, server, sport)
-
-
 def parse_message(dg: Datagram) -> DnsMessage:
     """Decode the header and the first question of `dg.payload`.
 
@@ -194,9 +181,9 @@ def parse_message(dg: Datagram) -> DnsMessage:
         qtype = qclass = 0
     qr = flags >= 0x8000
     if qr:
-        flow = _flow(dg.transport, dg.dst, dg.dport, dg.src, dg.sport)
+        flow = Flow(dg.transport, dg.dst, dg.dport, dg.src, dg.sport)
     else:
-        flow = _flow(dg.transport, dg.src, dg.sport, dg.dst, dg.dport)
+        flow = Flow(dg.transport, dg.src, dg.sport, dg.dst, dg.dport)
     # Positional: keyword arguments cost 0.5 us more per message on this 17-field class.
     # tests/test_dnswire.py pins the field order so a change to model.py fails loudly.
     return DnsMessage(
@@ -221,11 +208,13 @@ def parse_message(dg: Datagram) -> DnsMessage:
 
 
 def cache_info() -> dict[str, tuple[int, int, int, int]]:
-    """(hits, misses, maxsize, currsize) of the name and flow memo tables, for diagnostics.
+    """(hits, misses, maxsize, currsize) of the name memo table, for diagnostics.
 
-    Evictions are misses - currsize once a table is full.
+    Evictions are misses - currsize once the table is full. (Flows are not memoised: glibc
+    opens a socket per search step, so a quarter of the messages of a pod capture start a
+    new flow, and a cache miss cost more than the non-frozen `Flow` it would save.)
     """
-    return {"names": tuple(_question_name.cache_info()), "flows": tuple(_flow.cache_info())}
+    return {"names": tuple(_question_name.cache_info())}
 
 
 # --- records, decoded on demand -----------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from dnssniff.latency import LatencyDigest
 from dnssniff.mnemonics import qtype_text, rcode_text
-from dnssniff.model import Status, Transaction
+from dnssniff.model import Transaction
 
 
 @dataclass(slots=True)
@@ -31,22 +31,25 @@ class TransactionTally:
     transports: Counter[str] = field(default_factory=Counter)
 
     def add(self, txn: Transaction) -> None:
-        """Count one transaction."""
+        """Count one transaction (runs for every second packet: plain dict operations)."""
         self.transactions += 1
-        status = txn.status
-        if status is Status.ANSWERED:
+        response = txn.response
+        if txn.rtt is not None:
             self.answered += 1
-            self.latency.add(txn.rtt)  # type: ignore[arg-type]
-        elif status is Status.UNANSWERED:
+            self.latency.add(txn.rtt)
+        elif response is None:
             self.unanswered += 1
         else:
             self.unsolicited += 1
         self.retransmits += txn.retransmits
-        response = txn.response
         if response is not None:
-            self.rcodes[response.rcode] += 1
-        self.qtypes[txn.qtype] += 1
-        self.transports[txn.flow.transport.value] += 1
+            rcodes = self.rcodes
+            rcodes[response.rcode] = rcodes.get(response.rcode, 0) + 1
+        qtypes = self.qtypes
+        qtypes[txn.qtype] = qtypes.get(txn.qtype, 0) + 1
+        transports = self.transports
+        transport = txn.flow.transport
+        transports[transport] = transports.get(transport, 0) + 1
         ts = txn.ts
         if self.first_ts is None or ts < self.first_ts:
             self.first_ts = ts

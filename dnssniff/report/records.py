@@ -49,7 +49,7 @@ def transaction_record(txn: Transaction) -> dict:
         tc = False
     return {
         "ts": round(txn.ts, 6),
-        "proto": flow.transport.value,
+        "proto": flow.transport,
         "client": flow.client,
         "client_port": flow.client_port,
         "server": flow.server,

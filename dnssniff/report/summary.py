@@ -54,7 +54,8 @@ def summary_table(report: Report) -> str:
         ("first query", _when(s.first_ts)),
         ("span", text.duration(span)),
         ("frames", c(s.frames)),
-        ("DNS messages", f"{c(s.dns_messages)} ({c(s.queries)} queries, {c(s.responses)} responses)"),
+        ("DNS messages",
+         f"{c(s.dns_messages)} ({c(s.queries)} queries, {c(s.responses)} responses)"),
         ("duplicate copies dropped", c(s.duplicates)),
         ("malformed", c(s.malformed)),
     ]
