@@ -115,7 +115,17 @@ def _guard(work: Callable[[], ExitCode | None]) -> None:
     raise typer.Exit(int(code))
 
 
-def _options(port: list[int] | None, timeout: float, dedupe_window: float) -> AnalyzerOptions:
+class DedupeMode(StrEnum):
+    """When to drop copies of one packet seen on several interfaces."""
+
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+
+def _options(
+    port: list[int] | None, timeout: float, dedupe_window: float, dedupe: DedupeMode
+) -> AnalyzerOptions:
     ports = frozenset({53, *(port or [])})
     for p in ports:
         if not 0 < p < 65536:
@@ -124,7 +134,9 @@ def _options(port: list[int] | None, timeout: float, dedupe_window: float) -> An
         raise ConfigError("--timeout must be positive")
     if dedupe_window < 0:
         raise ConfigError("--dedupe-window cannot be negative")
-    return AnalyzerOptions(ports=ports, timeout=timeout, dedupe_window=dedupe_window)
+    return AnalyzerOptions(
+        ports=ports, timeout=timeout, dedupe_window=dedupe_window, dedupe=dedupe.value
+    )
 
 
 def _warn(report: Report) -> None:
@@ -148,6 +160,11 @@ DedupeOpt = Annotated[
     typer.Option(help="Identical packets closer than this (seconds) are one packet seen on "
                  "several interfaces (tcpdump -i any); 0 disables."),
 ]
+DedupeModeOpt = Annotated[
+    DedupeMode,
+    typer.Option("--dedupe", help="auto: drop copies in -i any (Linux cooked) captures and "
+                 "multi-interface pcapng; on/off: always/never."),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
 ]
@@ -161,11 +178,12 @@ def analyze(
     port: PortOpt = None,
     timeout: TimeoutOpt = 15.0,
     dedupe_window: DedupeOpt = 0.010,
+    dedupe: DedupeModeOpt = DedupeMode.auto,
 ) -> None:
     """The full report of one or more captures (for now: the summary)."""
 
     def work() -> None:
-        options = _options(port, timeout, dedupe_window)
+        options = _options(port, timeout, dedupe_window, dedupe)
         report = analyze_file(files, options)
         rendered = summary_json(report) if fmt is SummaryFormat.json else summary_table(report)
         with _output(output) as out:
@@ -183,11 +201,12 @@ def transactions(
     port: PortOpt = None,
     timeout: TimeoutOpt = 15.0,
     dedupe_window: DedupeOpt = 0.010,
+    dedupe: DedupeModeOpt = DedupeMode.auto,
 ) -> None:
     """One record per query/answer pair, like Zeek's dns.log (streamed for jsonl/json/csv)."""
 
     def work() -> None:
-        options = _options(port, timeout, dedupe_window)
+        options = _options(port, timeout, dedupe_window, dedupe)
         formatter = transaction_formatter(fmt.value)
         with _output(output) as out:
             out.write(formatter.header())

@@ -31,6 +31,9 @@ TransactionSink = Callable[[Transaction], None]
 # What `Analyzer.feed` returns for the many frames that complete nothing (no allocation).
 _NOTHING: tuple[Transaction, ...] = ()
 
+# LINUX_SLL and LINUX_SLL2: what `tcpdump -i any` writes, one copy per interface crossed.
+_MULTI_INTERFACE_LINKTYPES = frozenset({113, 276})
+
 
 @dataclass(slots=True, frozen=True)
 class AnalyzerOptions:
@@ -39,6 +42,11 @@ class AnalyzerOptions:
     ports: frozenset[int] = frozenset({53})
     timeout: float = DEFAULT_TIMEOUT
     dedupe_window: float = DEFAULT_WINDOW
+    # "auto": drop copies only where a capture can hold them: Linux cooked captures
+    # (`tcpdump -i any`) and pcapng files with several interfaces. A single Ethernet or
+    # raw-IP interface records each packet once, and skipping the check there saves ~10%
+    # of the per-packet time. "on" / "off" force it.
+    dedupe: str = "auto"
     reorder_window: float = DEFAULT_REORDER_WINDOW
     # How often (packet time) the stages drop what has expired. Expiry is a sweep over the
     # front of insertion-ordered tables, so once a second costs nothing measurable.
@@ -122,6 +130,7 @@ class Analyzer:
         # Records the capture reader skipped (a pcapng block on an undescribed interface...).
         self.capture_malformed: Counter[str] = Counter()
         self._next_expire = 0.0
+        self._dedupe_on = opts.dedupe == "on" and opts.dedupe_window > 0
         self._linktypes: set[int] = set()
         # Bound once: `feed` runs per packet and attribute lookups add up.
         self._decode = self.decoder.feed
@@ -134,6 +143,8 @@ class Analyzer:
         """Raise `UnknownLinkType` for a link type the decoder cannot read."""
         if linktype in self._linktypes:
             return
+        if linktype in _MULTI_INTERFACE_LINKTYPES:
+            self.enable_auto_dedupe()
         if linktype not in SUPPORTED_LINKTYPES:
             name = LINKTYPE_NAMES.get(linktype)
             label = f"{linktype} ({name})" if name else str(linktype)
@@ -142,6 +153,12 @@ class Analyzer:
                 "cooked (SLL, SLL2), raw IP, BSD NULL/LOOP, PPP, Cisco HDLC and FDDI captures"
             )
         self._linktypes.add(linktype)
+
+    def enable_auto_dedupe(self) -> None:
+        """The input can hold copies of a packet: deduplicate unless told "off"."""
+        opts = self.options
+        if opts.dedupe == "auto" and opts.dedupe_window > 0:
+            self._dedupe_on = True
 
     def feed(self, frame: Frame) -> Sequence[Transaction]:
         """Process one frame; return the transactions completed meanwhile.
@@ -159,7 +176,7 @@ class Analyzer:
         items = self._decode(frame)
         if items:
             for item in items:
-                if self._is_duplicate(item):
+                if self._dedupe_on and self._is_duplicate(item):
                     continue
                 if type(item) is TcpSegment:
                     if out is None:
@@ -301,12 +318,17 @@ def run_capture(
     feed = analyzer.feed
     name = getattr(capture, "name", "capture")
     known: set[int] = set()
+    multi = False
     with _fewer_gc_passes():
         for frame in capture:
             linktype = frame.linktype
             if linktype not in known:
                 check(linktype, name)
                 known.add(linktype)
+            if frame.interface and not multi:
+                # A second pcapng interface: the same packet may be on both.
+                analyzer.enable_auto_dedupe()
+                multi = True
             done = feed(frame)
             if done and sink is not None:
                 for txn in done:

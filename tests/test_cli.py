@@ -212,3 +212,30 @@ def test_truncated_capture_is_analysed_up_to_the_cut(tmp_path):
 
 def test_bad_option_value():
     _one_line_error(run("analyze", WALK, "--port", "70000"), ExitCode.USAGE, "--port 70000")
+
+
+def _doubled(path: Path, out: Path) -> None:
+    """A copy of a microsecond pcap with every record written twice, 20 us apart."""
+    data = path.read_bytes()
+    body, pos = [data[:24]], 24
+    while pos + 16 <= len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
+        rec = data[pos + 16 : pos + 16 + incl]
+        body.append(data[pos : pos + 16] + rec)
+        body.append(struct.pack("<IIII", sec, usec + 20, incl, orig) + rec)
+        pos += 16 + incl
+    out.write_bytes(b"".join(body))
+
+
+def test_dedupe_auto_is_off_for_one_ethernet_interface_and_can_be_forced(tmp_path):
+    doubled = tmp_path / "doubled.pcap"
+    _doubled(WALK, doubled)
+    auto = json.loads(run("analyze", doubled, "-f", "json").stdout)["summary"]
+    assert (auto["frames"], auto["duplicates"], auto["retransmits"], auto["answered"]) == (
+        40, 0, 10, 10)
+    on = json.loads(run("analyze", doubled, "-f", "json", "--dedupe", "on").stdout)["summary"]
+    assert (on["duplicates"], on["retransmits"], on["answered"], on["late_responses"]) == (
+        20, 0, 10, 0)
+    off = json.loads(run("analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json",
+                         "--dedupe", "off").stdout)["summary"]
+    assert off["duplicates"] == 0 and off["retransmits"] == 26
