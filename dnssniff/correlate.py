@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from dnssniff.model import DnsMessage, Status, Transaction
 
 DEFAULT_TIMEOUT = 15.0
+# Returned when a message completes nothing (most queries): no list allocated.
+_NONE: list = []
 DEFAULT_REORDER_WINDOW = 0.5
 
 
@@ -110,7 +112,7 @@ class Correlator:
                 if _same_question(entry.query, msg):
                     entry.times.append(msg.ts)
                     self.stats.retransmits += 1
-                    return []
+                    return _NONE
         orphans = self._orphans.get(key)
         if orphans is not None:
             for i, response in enumerate(orphans):
@@ -122,9 +124,7 @@ class Correlator:
                     self.stats.reordered += 1
                     self._mark_answered(key, response.ts)
                     return [self._answered_txn(msg, [msg.ts], response)]
-        out: list[Transaction] = []
-        if self._pending_count >= self.max_pending:
-            out.extend(self._evict_oldest_pending())
+        out = self._evict_oldest_pending() if self._pending_count >= self.max_pending else _NONE
         entry = _Pending(msg, [msg.ts], key)
         if entries is None:
             self._pending[key] = [entry]
@@ -175,19 +175,12 @@ class Correlator:
     @staticmethod
     def _answered_txn(query: DnsMessage, times: list[float], response: DnsMessage) -> Transaction:
         first = times[0]
+        rtt = response.ts - first
+        # Positional: one Transaction per answer; keywords cost ~0.4 us more each time.
         return Transaction(
-            ts=first,
-            flow=query.flow,
-            id=query.id,
-            qname=query.qname,
-            qtype=query.qtype,
-            qclass=query.qclass,
-            status=Status.ANSWERED,
-            query=query,
-            response=response,
-            rtt=max(0.0, response.ts - first),
-            retransmits=len(times) - 1,
-            query_times=tuple(times),
+            first, query.flow, query.id, query.qname, query.qtype, query.qclass,
+            Status.ANSWERED, query, response, rtt if rtt > 0.0 else 0.0,
+            len(times) - 1, 0, tuple(times),
         )
 
     @staticmethod
@@ -271,10 +264,16 @@ class Correlator:
         out: list[Transaction] = []
         horizon = now - self.timeout
         order = self._pending_order
-        while order and (order[0].done or order[0].times[0] <= horizon):
-            entry = order.popleft()
-            if not entry.done:
+        popleft = order.popleft
+        while order:
+            entry = order[0]
+            if entry.done:
+                popleft()
+            elif entry.times[0] <= horizon:
+                popleft()
                 out.append(self._close_pending(entry))
+            else:
+                break
         orphan_horizon = now - self.reorder_window
         order = self._orphan_order
         while order and order[0][0] <= orphan_horizon:

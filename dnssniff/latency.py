@@ -20,45 +20,71 @@ _FLOOR = 1e-6
 
 @dataclass(slots=True)
 class LatencyDigest:
-    """Collects RTTs (seconds) and answers percentile queries."""
+    """Collects RTTs (seconds) and answers percentile queries.
+
+    `add` only appends to a list (it runs once per answered query); the list is folded
+    into the histogram in batches of `exact_limit`, with C-speed builtins for min and max.
+    """
 
     exact_limit: int = 100_000
-    count: int = 0
-    total: float = 0.0
-    maximum: float = 0.0
-    minimum: float = math.inf
-    _exact: list[float] | None = field(default_factory=list)
+    _batch: list[float] = field(default_factory=list)
+    _folded: int = 0
+    _total: float = 0.0
+    _max: float = 0.0
+    _min: float = math.inf
     _buckets: dict[int, int] = field(default_factory=dict)
 
     def add(self, rtt: float) -> None:
         """Record one RTT."""
-        self.count += 1
-        self.total += rtt
-        if rtt > self.maximum:
-            self.maximum = rtt
-        if rtt < self.minimum:
-            self.minimum = rtt
-        exact = self._exact
-        if exact is not None:
-            exact.append(rtt)
-            if len(exact) > self.exact_limit:
-                for value in exact:
-                    self._bucket_add(value)
-                self._exact = None
-        else:
-            self._bucket_add(rtt)
+        batch = self._batch
+        batch.append(rtt)
+        if len(batch) > self.exact_limit:
+            self._fold()
 
-    def _bucket_add(self, rtt: float) -> None:
-        index = 0 if rtt <= _FLOOR else int(math.log(rtt / _FLOOR) / _LOG_GROWTH) + 1
-        self._buckets[index] = self._buckets.get(index, 0) + 1
+    def _fold(self) -> None:
+        batch = self._batch
+        if not batch:
+            return
+        self._total += sum(batch)
+        self._max = max(self._max, max(batch))
+        self._min = min(self._min, min(batch))
+        buckets = self._buckets
+        log, floor, step = math.log, _FLOOR, _LOG_GROWTH
+        for rtt in batch:
+            index = 0 if rtt <= floor else int(log(rtt / floor) / step) + 1
+            buckets[index] = buckets.get(index, 0) + 1
+        self._folded += len(batch)
+        self._batch = []
+
+    @property
+    def count(self) -> int:
+        """RTTs recorded."""
+        return self._folded + len(self._batch)
+
+    @property
+    def exact(self) -> bool:
+        """True while every value is still kept (percentiles are exact)."""
+        return self._folded == 0
+
+    @property
+    def maximum(self) -> float:
+        """The largest RTT (0 when empty)."""
+        return max(self._max, max(self._batch, default=0.0))
+
+    @property
+    def minimum(self) -> float:
+        """The smallest RTT (inf when empty)."""
+        return min(self._min, min(self._batch, default=math.inf))
 
     def percentile(self, q: float) -> float | None:
         """The q-th percentile (0-100) by the nearest-rank method, None when empty."""
-        if self.count == 0:
+        count = self.count
+        if count == 0:
             return None
-        rank = max(1, math.ceil(q / 100.0 * self.count))
-        if self._exact is not None:
-            return sorted(self._exact)[rank - 1]
+        rank = max(1, math.ceil(q / 100.0 * count))
+        if self.exact:
+            return sorted(self._batch)[rank - 1]
+        self._fold()
         seen = 0
         for index in sorted(self._buckets):
             seen += self._buckets[index]
@@ -72,19 +98,21 @@ class LatencyDigest:
 
     def summary(self) -> dict[str, float | None]:
         """p50/p90/p99/max/mean in seconds (None when no RTT was recorded)."""
-        if self.count == 0:
+        count = self.count
+        if count == 0:
             return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None}
-        values = sorted(self._exact) if self._exact is not None else None
+        if self.exact:
+            values = sorted(self._batch)
 
-        def pick(q: float) -> float | None:
-            if values is None:
-                return self.percentile(q)
-            return values[max(1, math.ceil(q / 100.0 * self.count)) - 1]
-
+            def pick(q: float) -> float:
+                return values[max(1, math.ceil(q / 100.0 * count)) - 1]
+        else:
+            pick = self.percentile  # type: ignore[assignment]
+        total = self._total + sum(self._batch)
         return {
             "p50": pick(50),
             "p90": pick(90),
             "p99": pick(99),
             "max": self.maximum,
-            "mean": self.total / self.count,
+            "mean": total / count,
         }
