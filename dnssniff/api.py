@@ -5,10 +5,12 @@ This is the layer that opens files; the `Analyzer` below it never does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 
 from dnssniff.capture import open_capture
+from dnssniff.lookups import Lookup, LookupBuilder
+from dnssniff.model import Transaction
 from dnssniff.pipeline import (
     Analyzer,
     AnalyzerOptions,
@@ -18,6 +20,7 @@ from dnssniff.pipeline import (
     finish,
     run_capture,
 )
+from dnssniff.resolvconf import ResolverConfig
 
 
 def analyze_file(
@@ -38,3 +41,40 @@ def analyze_file(
             captures.append(run_capture(analyzer, capture, sink))
     finish(analyzer, sink)
     return Report(summary=analyzer.summary(), captures=captures, options=analyzer.options)
+
+
+def lookups_of_file(
+    paths: str | PathLike | Sequence[str | PathLike],
+    config: ResolverConfig | None,
+    on_lookup: Callable[[Lookup], None],
+    options: AnalyzerOptions | None = None,
+    on_transaction: TransactionSink | None = None,
+    on_builder: Callable[[LookupBuilder], None] | None = None,
+) -> tuple[Report, LookupBuilder]:
+    """Analyse captures and rebuild the lookups applications made, passing each to `on_lookup`.
+
+    `config` None lets the builder infer the search list and ndots from the traffic (the
+    builder's `config` then says what it inferred). Returns the report and the builder,
+    whose `stats` and `config` the caller may show.
+    """
+    builder = LookupBuilder(config)
+    if on_builder is not None:
+        on_builder(builder)
+    feed, expire = builder.feed, builder.expire
+    last = [float("-inf")]
+
+    def sink(txn: Transaction) -> None:
+        if on_transaction is not None:
+            on_transaction(txn)
+        for lookup in feed(txn):
+            on_lookup(lookup)
+        # Close idle chains about once a second of packet time, not per transaction.
+        if txn.ts - last[0] >= 1.0:
+            last[0] = txn.ts
+            for lookup in expire(txn.ts):
+                on_lookup(lookup)
+
+    report = analyze_file(paths, options, sink)
+    for lookup in builder.flush():
+        on_lookup(lookup)
+    return report, builder

@@ -12,6 +12,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -19,12 +20,18 @@ from typing import Annotated, TextIO
 import typer
 
 from dnssniff import __version__
-from dnssniff.api import analyze_file
+from dnssniff.api import analyze_file, lookups_of_file
 from dnssniff.errors import CaptureError, CapturePermission, ConfigError, DnssniffError
+from dnssniff.lookupsummary import LookupTally
 from dnssniff.pipeline import AnalyzerOptions, Report
+from dnssniff.report.lookups import lookups_formatter
+from dnssniff.report.resolving import explain_json, explain_table, whatif_json, whatif_table
 from dnssniff.report.summary import summary_json, summary_table, warnings_of
 from dnssniff.report.transactions import transaction_formatter
+from dnssniff.resolvconf import ResolverConfig, parse_resolv_conf
+from dnssniff.resolvers import planned_queries
 from dnssniff.status import ExitCode
+from dnssniff.whatif import Replayer
 
 app = typer.Typer(
     name="dnssniff",
@@ -220,6 +227,207 @@ def transactions(
 
             report = analyze_file(files, options, sink)
             out.write(formatter.footer())
+        _warn(report)
+
+    _guard(work)
+
+
+ResolvConfOpt = Annotated[
+    Path | None,
+    typer.Option("--resolv-conf", help="The clients' resolv.conf (search list, ndots)."),
+]
+SearchOpt = Annotated[
+    list[str] | None,
+    typer.Option("--search", help="Search domain, in order (repeat, or comma-separated)."),
+]
+NdotsOpt = Annotated[int | None, typer.Option("--ndots", help="The clients' ndots (0-15).")]
+
+
+def _read_resolv_conf(path: Path) -> ResolverConfig:
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a resolv.conf") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_resolv_conf(content, f"resolv.conf {path}")
+
+
+def _resolver_config(
+    resolv_conf: Path | None, search: list[str] | None, ndots: int | None
+) -> ResolverConfig | None:
+    """The clients' configuration from the options, or None to infer it from the traffic."""
+    if ndots is not None and not 0 <= ndots <= 15:
+        raise ConfigError(f"--ndots {ndots} is out of range (0-15, as glibc caps it)")
+    if resolv_conf is not None and search:
+        raise ConfigError("give either --resolv-conf or --search, not both")
+    if resolv_conf is not None:
+        config = _read_resolv_conf(resolv_conf)
+        return config if ndots is None else replace(config, ndots=ndots, source=config.source
+                                                     + f" with ndots:{ndots}")
+    if search:
+        # Kubernetes writes ndots:5 into every pod's resolv.conf.
+        return ResolverConfig.from_args(search, 5 if ndots is None else ndots)
+    if ndots is not None:
+        raise ConfigError("--ndots needs --search or --resolv-conf (the search list)")
+    return None
+
+
+def _inferred_note(builder, given: ResolverConfig | None) -> None:
+    if given is None:
+        config = builder.config
+        if config is None:
+            _err("note: no --resolv-conf or --search given and no search list could be "
+                 "inferred from the traffic; lookups are the names as queried")
+        else:
+            _err(f"note: search list and ndots inferred from the traffic: search "
+                 f"{' '.join(config.search) or '(none)'}; ndots:{config.ndots} "
+                 "(give --resolv-conf to be exact)")
+
+
+@app.command()
+def lookups(
+    files: FilesArg,
+    resolv_conf: ResolvConfOpt = None,
+    search: SearchOpt = None,
+    ndots: NdotsOpt = None,
+    fmt: Annotated[RecordFormat, typer.Option("--format", "-f")] = RecordFormat.table,
+    output: OutputOpt = None,
+    limit: Annotated[int, typer.Option(help="Rows per table (table format).")] = 20,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = 15.0,
+    dedupe_window: DedupeOpt = 0.010,
+    dedupe: DedupeModeOpt = DedupeMode.auto,
+) -> None:
+    """The per-lookup wasted-query report: what applications asked for and what it cost."""
+
+    def work() -> None:
+        options = _options(port, timeout, dedupe_window, dedupe)
+        config = _resolver_config(resolv_conf, search, ndots)
+        formatter = lookups_formatter(fmt.value, limit)
+        tally = LookupTally()
+        with _output(output) as out:
+            out.write(formatter.header())
+            write, row, add = out.write, formatter.row, tally.add
+
+            def on_lookup(lookup) -> None:
+                add(lookup)
+                piece = row(lookup)
+                if piece:
+                    write(piece)
+
+            report, builder = lookups_of_file(files, config, on_lookup, options)
+            out.write(formatter.footer(tally, builder.config))
+        _inferred_note(builder, config)
+        _warn(report)
+
+    _guard(work)
+
+
+class ResolverName(StrEnum):
+    """Stub resolvers whose behaviour dnssniff knows."""
+
+    glibc = "glibc"
+    musl = "musl"
+    go = "go"
+    dig = "dig"
+    dig_search = "dig+search"
+    nslookup = "nslookup"
+
+
+@app.command()
+def explain(
+    name: Annotated[str, typer.Argument(help="The name an application looks up.")],
+    resolv_conf: ResolvConfOpt = None,
+    search: SearchOpt = None,
+    ndots: NdotsOpt = None,
+    resolver: Annotated[ResolverName, typer.Option(help="The stub resolver.")] = (
+        ResolverName.glibc
+    ),
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+) -> None:
+    """The queries a resolver sends for NAME, in order, and why (a dry run, no traffic).
+
+    Without --resolv-conf or --search, reads /etc/resolv.conf (a sidecar's is the pod's).
+    """
+
+    def work() -> None:
+        config = _resolver_config(resolv_conf, search, ndots)
+        if config is None:
+            config = _read_resolv_conf(Path("/etc/resolv.conf"))
+        if not name or len(name) > 1010:
+            raise ConfigError("NAME must be a domain name (at most 253 characters)")
+        plan = planned_queries(name, config, resolver.value)
+        render = explain_json if fmt is SummaryFormat.json else explain_table
+        sys.stdout.write(render(name, config, resolver.value, plan))
+
+    _guard(work)
+
+
+@app.command()
+def whatif(
+    files: FilesArg,
+    ndots: Annotated[int | None, typer.Option("--ndots", help="Replay with this ndots.")] = None,
+    search: Annotated[
+        list[str] | None,
+        typer.Option("--search", help="Replay with this search list (repeat or commas; "
+                     "'' for none)."),
+    ] = None,
+    fqdn: Annotated[bool, typer.Option(
+        "--fqdn", help="Replay as if every application asked for the answering name with a "
+        "trailing dot.")] = False,
+    resolv_conf: ResolvConfOpt = None,
+    resolver: Annotated[ResolverName, typer.Option(help="Resolver to replay.")] = (
+        ResolverName.glibc
+    ),
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+    output: OutputOpt = None,
+    limit: Annotated[int, typer.Option(help="Names in the table.")] = 20,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = 15.0,
+    dedupe: DedupeModeOpt = DedupeMode.auto,
+) -> None:
+    """Replay the captured lookups under another configuration: queries before and after.
+
+    --resolv-conf gives the configuration the capture was made with (else it is inferred).
+    """
+
+    def work() -> None:
+        if ndots is None and search is None and not fqdn:
+            raise ConfigError("say what to change: --ndots N, --search DOMAIN... or --fqdn")
+        if ndots is not None and not 0 <= ndots <= 15:
+            raise ConfigError(f"--ndots {ndots} is out of range (0-15)")
+        options = _options(port, timeout, 0.010, dedupe)
+        base = _resolver_config(resolv_conf, None, None)
+        state: dict = {}
+
+        def on_lookup(lookup) -> None:
+            # The builder knows the captured config (given or inferred) before it emits
+            # its first lookup, so the replay is set up then and streams from there.
+            replayer = state.get("replayer")
+            if replayer is None:
+                captured = base or state["builder"].config or ResolverConfig()
+                new = captured
+                if search is not None:
+                    new = ResolverConfig.from_args(search, new.ndots)
+                if ndots is not None:
+                    new = replace(new, ndots=ndots)
+                replayer = state["replayer"] = Replayer(new, resolver.value, fqdn=fqdn)
+            replayer.add(lookup)
+
+        report, builder = lookups_of_file(files, base, on_lookup, options,
+                                          on_builder=lambda b: state.__setitem__("builder", b))
+        captured = base or builder.config
+        if "replayer" not in state:
+            raise ConfigError("the capture holds no lookups to replay")
+        result = state["replayer"].result()
+        rendered = (whatif_json(captured, result) if fmt is SummaryFormat.json
+                    else whatif_table(captured, result, limit))
+        with _output(output) as out:
+            out.write(rendered)
+        _inferred_note(builder, base)
         _warn(report)
 
     _guard(work)

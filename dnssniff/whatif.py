@@ -128,6 +128,91 @@ def _label(config: ResolverConfig, fqdn: bool) -> str:
     return f"ndots:{config.ndots}, search {search}"
 
 
+class Replayer:
+    """Streaming form of `replay`: `add` lookups as they complete, then `result()`.
+
+    Per-name totals are bounded: names beyond `max_names` are summed under "(other)".
+    """
+
+    def __init__(
+        self,
+        new_config: ResolverConfig,
+        resolver: str = "glibc",
+        *,
+        fqdn: bool = False,
+        label: str | None = None,
+        max_names: int = 10_000,
+    ) -> None:
+        self.new_config = new_config
+        self.resolver = resolver
+        self.fqdn = fqdn
+        self.label = label or _label(new_config, fqdn)
+        self.max_names = max_names
+        self._totals: dict[str, list] = {}
+        self._answer_names: dict[str, Counter[str]] = {}
+        self.n = self.before = self.after = self.unreachable = 0
+        self.time_before = self.time_after = 0.0
+
+    def add(self, lookup: Lookup) -> None:
+        """Replay one lookup and count it."""
+        cost = replay_one(lookup, self.new_config, self.resolver, fqdn=self.fqdn)
+        as_fqdn = cost if self.fqdn else replay_one(lookup, self.new_config, self.resolver,
+                                                    fqdn=True)
+        self.n += 1
+        self.before += lookup.queries
+        self.after += cost.queries
+        self.time_before += lookup.wasted_time
+        self.time_after += cost.wasted_time
+        self.unreachable += not cost.reachable
+        name = lookup.name
+        row = self._totals.get(name)
+        if row is None:
+            if len(self._totals) >= self.max_names:
+                name = "(other)"
+            row = self._totals.setdefault(name, [0, 0, 0, 0, 0.0, 0.0, 0])
+        row[0] += 1
+        row[1] += lookup.queries
+        row[2] += cost.queries
+        row[3] += as_fqdn.queries
+        row[4] += lookup.wasted_time
+        row[5] += cost.wasted_time
+        row[6] += not cost.reachable
+        answers = self._answer_names.setdefault(name, Counter())
+        if len(answers) < 16 or lookup.answer_name in answers:
+            answers[lookup.answer_name] += 1
+
+    def result(self) -> WhatIf:
+        """The totals so far; `per_name` sorted by queries saved, most first, then name."""
+        per_name = [
+            NameWhatIf(
+                name=name,
+                answer_name=self._answer_names[name].most_common(1)[0][0],
+                lookups=row[0],
+                queries_before=row[1],
+                queries_after=row[2],
+                queries_fqdn=row[3],
+                wasted_time_before=row[4],
+                wasted_time_after=row[5],
+                unreachable=row[6],
+            )
+            for name, row in self._totals.items()
+        ]
+        per_name.sort(key=lambda s: (-(s.queries_before - s.queries_after), s.name))
+        return WhatIf(
+            config=self.new_config,
+            resolver=self.resolver,
+            fqdn=self.fqdn,
+            label=self.label,
+            lookups=self.n,
+            queries_before=self.before,
+            queries_after=self.after,
+            wasted_time_before=self.time_before,
+            wasted_time_after=self.time_after,
+            unreachable=self.unreachable,
+            per_name=tuple(per_name),
+        )
+
+
 def replay(
     lookups: Iterable[Lookup],
     new_config: ResolverConfig,
@@ -140,56 +225,10 @@ def replay(
 
     `per_name` is sorted by queries saved, most first, then by name.
     """
-    totals: dict[str, list] = {}
-    answer_names: dict[str, Counter[str]] = {}
-    n = before = after = unreachable = 0
-    time_before = time_after = 0.0
+    replayer = Replayer(new_config, resolver, fqdn=fqdn, label=label)
     for lookup in lookups:
-        cost = replay_one(lookup, new_config, resolver, fqdn=fqdn)
-        as_fqdn = cost if fqdn else replay_one(lookup, new_config, resolver, fqdn=True)
-        n += 1
-        before += lookup.queries
-        after += cost.queries
-        time_before += lookup.wasted_time
-        time_after += cost.wasted_time
-        unreachable += not cost.reachable
-        row = totals.setdefault(lookup.name, [0, 0, 0, 0, 0.0, 0.0, 0])
-        row[0] += 1
-        row[1] += lookup.queries
-        row[2] += cost.queries
-        row[3] += as_fqdn.queries
-        row[4] += lookup.wasted_time
-        row[5] += cost.wasted_time
-        row[6] += not cost.reachable
-        answer_names.setdefault(lookup.name, Counter())[lookup.answer_name] += 1
-    per_name = [
-        NameWhatIf(
-            name=name,
-            answer_name=answer_names[name].most_common(1)[0][0],
-            lookups=row[0],
-            queries_before=row[1],
-            queries_after=row[2],
-            queries_fqdn=row[3],
-            wasted_time_before=row[4],
-            wasted_time_after=row[5],
-            unreachable=row[6],
-        )
-        for name, row in totals.items()
-    ]
-    per_name.sort(key=lambda s: (-(s.queries_before - s.queries_after), s.name))
-    return WhatIf(
-        config=new_config,
-        resolver=resolver,
-        fqdn=fqdn,
-        label=label or _label(new_config, fqdn),
-        lookups=n,
-        queries_before=before,
-        queries_after=after,
-        wasted_time_before=time_before,
-        wasted_time_after=time_after,
-        unreachable=unreachable,
-        per_name=tuple(per_name),
-    )
+        replayer.add(lookup)
+    return replayer.result()
 
 
 def best_ndots(
