@@ -57,11 +57,11 @@ def _pct(before: int, after: int) -> str:
 def whatif_table(base: ResolverConfig | None, result: WhatIf, limit: int = 20) -> str:
     """Queries and wasted time as captured and under the other configuration."""
     c, d = text.count, text.duration
+    parts = []
     if base is not None:
         search = " ".join(base.search) or "(none)"
-        captured = f"as captured ({base.source}: search {search}; ndots:{base.ndots})"
-    else:
-        captured = "as captured"
+        parts.append(f"captured with: search {search}; ndots:{base.ndots} ({base.source})")
+    parts.append(f"what if:       {result.label} ({result.resolver})")
     rows = [
         ("lookups", c(result.lookups), c(result.lookups), ""),
         ("queries", c(result.queries_before), c(result.queries_after),
@@ -69,11 +69,11 @@ def whatif_table(base: ResolverConfig | None, result: WhatIf, limit: int = 20) -
         ("time on wasted queries", d(result.wasted_time_before), d(result.wasted_time_after), ""),
         ("lookups that would miss their answer", "", c(result.unreachable), ""),
     ]
-    parts = [
-        f"what if: {result.label} ({result.resolver})",
+    parts += [
         "",
-        tabulate(rows, headers=("", captured, "what if", "change"), disable_numparse=True,
+        tabulate(rows, headers=("", "as captured", "what if", "change"), disable_numparse=True,
                  colalign=("left", "right", "right", "right")),
+        "(what-if times assume each extra query costs the capture's mean NXDOMAIN round trip)",
     ]
     names = [
         (n.name, c(n.lookups), c(n.queries_before), c(n.queries_after),
