@@ -239,3 +239,9 @@ def test_dedupe_auto_is_off_for_one_ethernet_interface_and_can_be_forced(tmp_pat
     off = json.loads(run("analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json",
                          "--dedupe", "off").stdout)["summary"]
     assert off["duplicates"] == 0 and off["retransmits"] == 26
+
+
+def test_nanosecond_sample_gives_the_same_transactions():
+    nano = jsonl(run("transactions", PCAPS / "walkthrough-nano.pcap", "-f", "jsonl"))
+    assert nano == jsonl(run("transactions", WALK, "-f", "jsonl"))
+    assert (PCAPS / "walkthrough-nano.pcap").read_bytes()[:4] == b"\x4d\x3c\xb2\xa1"
