@@ -124,8 +124,6 @@ class Analyzer:
         self.tcp = TcpReassembler()
         self.correlator = Correlator(timeout=opts.timeout, reorder_window=opts.reorder_window)
         self.tally = TransactionTally()
-        self.frames = 0
-        self.dns_messages = 0
         self.dns_malformed: Counter[str] = Counter()
         # Records the capture reader skipped (a pcapng block on an undescribed interface...).
         self.capture_malformed: Counter[str] = Counter()
@@ -166,7 +164,6 @@ class Analyzer:
         This runs once per packet, so the stages' methods are bound once in `__init__` and
         the common case (one UDP datagram per frame) goes through a single function.
         """
-        self.frames += 1
         ts = frame.ts
         out: list[Transaction] | None = None
         if ts >= self._next_expire:
@@ -188,7 +185,6 @@ class Analyzer:
                 except Malformed as err:
                     self.dns_malformed[err.reason] += 1
                     continue
-                self.dns_messages += 1
                 done = self._correlate(msg)
                 if done:
                     if out is None:
@@ -209,7 +205,6 @@ class Analyzer:
             except Malformed as err:
                 self.dns_malformed[err.reason] += 1
                 continue
-            self.dns_messages += 1
             done = self.correlator.feed(msg)
             if done:
                 out.extend(done)
@@ -260,8 +255,9 @@ class Analyzer:
         dstats = self.decoder.stats
         tstats = self.tcp.stats
         return Summary(
-            frames=self.frames,
-            dns_messages=self.dns_messages,
+            frames=dstats.frames,
+            # Every decoded message goes to the correlator, which counts them by kind.
+            dns_messages=cstats.queries + cstats.responses,
             queries=cstats.queries,
             responses=cstats.responses,
             transactions=tally.transactions,
