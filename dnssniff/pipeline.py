@@ -14,7 +14,7 @@ import contextlib
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from dnssniff.capture import LINKTYPE_NAMES, Capture
 from dnssniff.correlate import DEFAULT_REORDER_WINDOW, DEFAULT_TIMEOUT, Correlator
@@ -94,6 +94,8 @@ class Summary:
     other_frames: int
     tcp_messages: int
     evicted: dict[str, int]
+    decode: dict[str, int] = field(default_factory=dict)
+    tcp: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (latency percentiles also at the top level)."""
@@ -278,6 +280,8 @@ class Analyzer:
             last_ts=tally.last_ts,
             other_frames=dstats.other,
             tcp_messages=tstats.messages,
+            decode=asdict(dstats),
+            tcp=asdict(tstats),
             evicted={
                 "pending_queries": cstats.pending_evicted,
                 "orphan_responses": cstats.orphans_evicted,

@@ -59,6 +59,17 @@ def summary_table(report: Report) -> str:
         ("duplicate copies dropped", c(s.duplicates)),
         ("malformed", c(s.malformed)),
     ]
+    if s.tcp.get("segments"):
+        t = s.tcp
+        overview.append(("DNS over TCP", f"{c(t['messages'])} messages in {c(t['segments'])} "
+                         f"segments, {c(t['holes'])} holes ({c(t['bytes_skipped'])} bytes "
+                         "skipped)"))
+    if s.decode.get("fragments"):
+        d = s.decode
+        overview.append(("IP fragments", f"{c(d['fragments'])} reassembled into "
+                         f"{c(d['reassembled'])} packets"))
+    if s.decode.get("tunnels"):
+        overview.append(("tunnel layers removed", c(s.decode["tunnels"])))
     txns = [
         ("transactions", c(s.transactions), ""),
         ("answered", c(s.answered), text.percent(s.answered, s.transactions)),
