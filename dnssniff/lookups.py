@@ -10,12 +10,19 @@ How (the rules of `dnssniff.resolvers` as a matcher):
 - Every transaction name is read as each "base + . + search domain" it could be, and as
   the base itself ("as-is"); each reading gives the position of that name in the order the
   resolver tries the base's candidates. A chain keeps the readings all its names agree on.
+  With a pod's configuration the first search domain is read for any namespace (see
+  `namespace_suffix`): a node-wide capture holds pods of many namespaces.
 - A transaction continues an open chain of the same client when one of its readings does:
-  the next position (a further search step), the same position (the other query type, a
+  the next position (a further search step), the same name (the other query type, a
   resend after a loss or SERVFAIL, the TCP retry of a truncated answer), or position 0
   again with a query type the chain has not asked yet (`getent hosts` walks the list for
   AAAA and then again for A). A name after the chain got data, the same question again
   without a reason to resend, or a gap of more than `window` seconds starts a new lookup.
+- A pod may run two lookups of one name at once (two threads). Resolvers send the next
+  name only once every answer of the current one is in (or timed out), and A and AAAA of
+  glibc and musl share a socket; so when several chains could take a transaction, the
+  one for which it is the exact next step in time (or the same socket) wins over one it
+  would make skip a step or jump ahead of its answers.
 - Transactions reach us in completion order (an unanswered one only when the correlator
   gives up on it, 15 s later by default), so they are held `reorder` seconds and processed
   in order of their first transmission. Each is then complete (status, reply, resends)
@@ -24,6 +31,10 @@ How (the rules of `dnssniff.resolvers` as a matcher):
 Memory is bounded: the reorder buffer and open chains together hold at most `max_open`
 transactions, a client at most `max_chains_per_client` open chains; what is pushed out early
 is counted in `stats`, never dropped silently (an evicted chain is still reported).
+
+Speed: `lookups` must stay within 1.5x of `analyze` on the same capture, so the per-
+transaction path (`feed`, `_process`) and the per-lookup summary (`build_lookup`) are
+written as flat loops over locals, and name readings are cached per query name as sent.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import heapq
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 from dnssniff.dnswire import answers_of
 from dnssniff.mnemonics import qtype_text, rcode_text
@@ -47,16 +58,32 @@ DEFAULT_WINDOW = 12.0
 # order, so hold transactions longer than timeout + sweep.
 DEFAULT_REORDER = 17.0
 MAX_CHAIN = 64  # transactions in one chain; a longer "chain" is a loop or a storm, cut it
+# A resolver sends the next name after the last answer of the current one; captures from
+# several interfaces can disagree on time by a little.
+_CLOCK_SLACK = 0.001
 
-# Outcome of a lookup from the replies at its final name: the best one wins.
-_OUTCOME_RANK = {"NOERROR": 0, "NODATA": 1, "NXDOMAIN": 2, "SERVFAIL": 3, "REFUSED": 4}
-_TIMEOUT_RANK = 5
+# Outcome of a lookup from the replies at its final name: the best one wins. A timeout
+# beats a negative answer: the walk stopped there (glibc and musl give up on a timeout),
+# so the application was told "try again", not "no such name".
+_OUTCOME_RANK = {
+    "NOERROR": 0,
+    "TIMEOUT": 1,
+    "NODATA": 2,
+    "NXDOMAIN": 3,
+    "SERVFAIL": 4,
+    "REFUSED": 5,
+}
 _OTHER_RANK = 6
 
 _INFERRED = "inferred from traffic"
 
+# Match qualities (higher wins; see the module docstring).
+_Q_SOCKET = 3  # same name, same socket: the other query type or a resend
+_Q_STEP = 2  # the exact next step, sent after the current one's answers
+_Q_LOOSE = 1  # a skipped step, or sent before the current step was answered
 
-@dataclass(slots=True, frozen=True)
+
+@dataclass(slots=True)
 class Lookup:
     """One lookup an application made, and what it cost on the wire.
 
@@ -68,6 +95,15 @@ class Lookup:
     of the final name whose reply was used (or the last unanswered one), so a
     caller can decode their answers into `answers` (left empty here: most reports never
     show them, and decoding costs more than the grouping).
+
+    `namespace` is the client's Kubernetes namespace when the configuration is a pod's
+    (`<ns>.svc.<domain> svc.<domain> ...`) and the chain or the client's earlier lookups
+    showed it ("" otherwise): the client's own first search domain is `<namespace>.svc.<domain>`.
+    `fqdn` is True when the chain is the name as-is alone where a searching resolver would
+    have expanded it: the application asked for it with a trailing dot (or used dig).
+
+    Not frozen (a frozen dataclass costs ~4x to build, see `dnssniff.model`); treat it as
+    immutable all the same.
     """
 
     client: str
@@ -85,6 +121,8 @@ class Lookup:
     chain: tuple[Transaction, ...]
     findings: tuple[str, ...]
     final: tuple[Transaction, ...] = ()
+    namespace: str = ""
+    fqdn: bool = False
 
 
 @dataclass(slots=True)
@@ -133,47 +171,39 @@ def _last_sent(txn: Transaction) -> float:
     return txn.query_times[-1] if txn.query_times else txn.ts
 
 
-def _end(txn: Transaction, timeout: float) -> float:
-    r = txn.response
-    return r.ts if r is not None else _last_sent(txn) + timeout
+def namespace_suffix(config: ResolverConfig | None) -> str | None:
+    """`svc.<cluster domain>` when `config` is a Kubernetes pod's, else None.
+
+    The kubelet writes `<namespace>.svc.<domain> svc.<domain> <domain> [host domains]` into
+    every pod: pods of different namespaces differ only in the first domain. A node-wide
+    capture (or a sidecar's resolv.conf applied to a whole node) therefore needs the first
+    domain read per client: `x.shop.svc.cluster.local` is step one of `x` for a pod in
+    `shop`, whatever namespace the configuration names.
+    """
+    if config is None:
+        return None
+    search = config.search
+    if len(search) < 2:
+        return None
+    second = search[1]
+    first = search[0]
+    if not second.startswith("svc.") or not first.endswith("." + second):
+        return None
+    label = first[: -len(second) - 1]
+    return second if label and "." not in label and "\\" not in label else None
 
 
-def _activity(txn: Transaction) -> float:
-    r = txn.response
-    return r.ts if r is not None else _last_sent(txn)
-
-
-class _Readings:
-    """Bounded cache: name key -> {base: position in the base's candidate order}."""
-
-    __slots__ = ("cache", "config", "limit")
-
-    def __init__(self, config: ResolverConfig, limit: int = 50_000) -> None:
-        self.config = config
-        self.cache: dict[str, dict[str, int]] = {}
-        self.limit = limit
-
-    def of(self, key: str) -> dict[str, int]:
-        found = self.cache.get(key)
-        if found is not None:
-            return found
-        config = self.config
-        ndots = config.ndots
-        search = config.search
-        n = len(search)
-        out: dict[str, int] = {}
-        for i, suffix in enumerate(search):
-            cut = len(key) - len(suffix) - 1
-            if cut > 0 and key.endswith(suffix) and key[cut] == "." and _unescaped(key, cut):
-                base = key[:cut]
-                if base not in out:
-                    out[base] = i if count_dots(base) < ndots else i + 1
-        if key not in out:
-            out[key] = n if count_dots(key) < ndots else 0
-        if len(self.cache) >= self.limit:
-            self.cache.clear()
-        self.cache[key] = out
-        return out
+def with_namespace(config: ResolverConfig, namespace: str) -> ResolverConfig:
+    """`config` as a pod of `namespace` has it (unchanged unless it is a pod's config)."""
+    if not namespace:
+        return config
+    suffix = namespace_suffix(config)
+    if suffix is None:
+        return config
+    first = f"{namespace}.{suffix}"
+    if config.search[0] == first:
+        return config
+    return replace(config, search=(first, *config.search[1:]))
 
 
 def _unescaped(text: str, index: int) -> bool:
@@ -184,33 +214,128 @@ def _unescaped(text: str, index: int) -> bool:
     return (index - j) % 2 == 0
 
 
-@dataclass(slots=True, eq=False)
+def _split_last_label(name: str) -> tuple[str, str] | None:
+    """(everything before the last unescaped dot, the last label), or None without one."""
+    dot = name.rfind(".")
+    while dot > 0 and not _unescaped(name, dot):
+        dot = name.rfind(".", 0, dot)
+    if dot <= 0:
+        return None
+    return name[:dot], name[dot + 1 :]
+
+
+class _Readings:
+    """Bounded cache: query name as sent -> (name key, {base: position in its order}).
+
+    With a pod's configuration (see `namespace_suffix`) the first search domain is read
+    for any namespace: `P.L.svc.D` gives base `P` at the first search step. Which
+    namespace that was is recovered from the chain when the lookup is built. Keyed by the
+    name as sent so that the common case costs one dict lookup (no lower-casing).
+    """
+
+    __slots__ = ("cache", "config", "limit", "ns_suffix")
+
+    def __init__(self, config: ResolverConfig, limit: int = 50_000) -> None:
+        self.config = config
+        self.cache: dict[str, tuple[str, dict[str, int]]] = {}
+        self.limit = limit
+        self.ns_suffix = namespace_suffix(config)
+
+    def of(self, qname: str) -> tuple[str, dict[str, int]]:
+        found = self.cache.get(qname)
+        if found is not None:
+            return found
+        key = name_key(qname)
+        config = self.config
+        ndots = config.ndots
+        search = config.search
+        n = len(search)
+        out: dict[str, int] = {}
+        ns_suffix = self.ns_suffix
+        for i, suffix in enumerate(search):
+            if i == 0 and ns_suffix is not None:
+                cut = len(key) - len(ns_suffix) - 1
+                if cut > 0 and key.endswith(ns_suffix) and key[cut] == "." and _unescaped(key, cut):
+                    split = _split_last_label(key[:cut])
+                    if split is not None:
+                        base = split[0]
+                        out[base] = 0 if count_dots(base) < ndots else 1
+                continue
+            cut = len(key) - len(suffix) - 1
+            if cut > 0 and key.endswith(suffix) and key[cut] == "." and _unescaped(key, cut):
+                base = key[:cut]
+                if base not in out:
+                    out[base] = i if count_dots(base) < ndots else i + 1
+        if key not in out:
+            out[key] = n if count_dots(key) < ndots else 0
+        if len(self.cache) >= self.limit:
+            self.cache.clear()
+        found = self.cache[qname] = (key, out)
+        return found
+
+
 class _Chain:
-    """An open chain: the transactions so far and the readings they all agree on."""
+    """An open chain: the transactions so far and the readings they all agree on.
 
-    client: str
-    readings: dict[str, int]  # base -> position of the latest name
-    first: dict[str, int]  # base -> position of the first name
-    txns: list[Transaction] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-    pass_start: int = 0
-    qtypes: set[int] = field(default_factory=set)
-    data_time: float | None = None
-    last_activity: float = 0.0
-    passes: int = 1
-    indexed: tuple[str, ...] = ()  # the (client, base) index entries that point here
+    The current step is `txns[step_from:]` (they share `keys[-1]`); `step_end` is when its
+    last answer came (or its last query timed out): the earliest a resolver sends the next
+    name.
+    """
 
-    def add(self, txn: Transaction, key: str) -> None:
+    __slots__ = (
+        "client",
+        "data_time",
+        "first",
+        "indexed",
+        "keys",
+        "last_activity",
+        "pass_start",
+        "passes",
+        "qtypes",
+        "readings",
+        "step_end",
+        "step_from",
+        "txns",
+    )
+
+    def __init__(self, client: str, readings: dict[str, int]) -> None:
+        self.client = client
+        self.readings = readings  # base -> position of the latest name
+        self.first = readings  # base -> position of the first name
+        self.txns: list[Transaction] = []
+        self.keys: list[str] = []
+        self.pass_start = 0
+        self.qtypes: set[int] = set()
+        self.data_time: float | None = None
+        self.last_activity = float("-inf")
+        self.passes = 1
+        self.indexed: tuple[str, ...] = tuple(readings)  # the index entries that point here
+        self.step_from = 0
+        self.step_end = float("-inf")
+
+    def add(self, txn: Transaction, key: str, timeout: float) -> None:
+        keys = self.keys
+        if not keys or keys[-1] != key:
+            self.step_from = len(keys)
+            self.step_end = float("-inf")
         self.txns.append(txn)
-        self.keys.append(key)
+        keys.append(key)
         self.qtypes.add(txn.qtype)
-        activity = _activity(txn)
+        r = txn.response
+        if r is None:
+            times = txn.query_times
+            activity = times[-1] if times else txn.ts
+            end = activity + timeout
+        else:
+            activity = end = r.ts
+            if r.rcode == 0 and r.ancount > 0:
+                data_time = self.data_time
+                if data_time is None or activity < data_time:
+                    self.data_time = activity
         if activity > self.last_activity:
             self.last_activity = activity
-        if _has_data(txn):
-            t = txn.response.ts  # type: ignore[union-attr]
-            if self.data_time is None or t < self.data_time:
-                self.data_time = t
+        if end > self.step_end:
+            self.step_end = end
 
 
 class LookupBuilder:
@@ -236,6 +361,7 @@ class LookupBuilder:
         reorder: float = DEFAULT_REORDER,
         grace: float = 0.25,
         max_chains_per_client: int = 256,
+        max_clients: int = 100_000,
     ) -> None:
         self.config = config
         self.window = window
@@ -243,12 +369,14 @@ class LookupBuilder:
         self.reorder = reorder
         self.grace = grace
         self.max_chains_per_client = max_chains_per_client
+        self.max_clients = max_clients
         self.stats = LookupStats()
         self._readings = _Readings(config) if config is not None else None
         self._heap: list[tuple[float, int, Transaction]] = []
         self._seq = itertools.count()
         self._chains: dict[str, list[_Chain]] = {}
-        self._index: dict[tuple[str, str], list[_Chain]] = {}
+        self._index: dict[str, dict[str, list[_Chain]]] = {}  # client -> base -> chains
+        self._namespaces: dict[str, str] = {}  # client -> namespace seen in its lookups
         self._in_chains = 0
         self._clock = float("-inf")  # latest packet time seen
         self._released = float("-inf")  # every transaction sent before this is processed
@@ -262,22 +390,30 @@ class LookupBuilder:
 
     def feed(self, txn: Transaction) -> list[Lookup]:
         """Accept one transaction; return the lookups it allowed to be completed."""
-        if txn.status == Status.UNSOLICITED:
+        if txn.status is Status.UNSOLICITED:
             self.stats.unsolicited += 1
             return []
         self.stats.transactions += 1
         out: list[Lookup] = []
-        seen = _activity(txn)
+        r = txn.response
+        if r is not None:
+            seen = r.ts
+        else:
+            times = txn.query_times
+            seen = times[-1] if times else txn.ts
         if seen > self._clock:
             self._clock = seen
-        if self._readings is not None and txn.ts < self._released:
+        ts = txn.ts
+        if ts < self._released and self._readings is not None:
             self.stats.late += 1
             self._process(txn, out)
         else:
-            heapq.heappush(self._heap, (txn.ts, next(self._seq), txn))
-            self._release(self._clock - self.reorder, out)
-        if len(self._heap) + self._in_chains > self.max_open:
-            self._bound(out)
+            heap = self._heap
+            heapq.heappush(heap, (ts, next(self._seq), txn))
+            if heap[0][0] <= self._clock - self.reorder:
+                self._release(self._clock - self.reorder, out)
+            if len(heap) + self._in_chains > self.max_open:
+                self._bound(out)
         return out
 
     def expire(self, now: float) -> list[Lookup]:
@@ -314,10 +450,12 @@ class LookupBuilder:
                 self._released = until
             return
         self._ensure_config()
+        pop = heapq.heappop
+        process = self._process
         while heap and heap[0][0] <= until:
-            txn = heapq.heappop(heap)[2]
+            txn = pop(heap)[2]
             self._released = txn.ts
-            self._process(txn, out)
+            process(txn, out)
         if until > self._released:
             self._released = until
 
@@ -349,22 +487,36 @@ class LookupBuilder:
 
     def _close(self, chain: _Chain, out: list[Lookup]) -> None:
         """Remove an open chain from every table and emit its lookup."""
-        chains = self._chains.get(chain.client)
+        client = chain.client
+        chains = self._chains.get(client)
         if chains is not None:
             chains.remove(chain)
             if not chains:
-                del self._chains[chain.client]
-        index = self._index
-        for base in chain.indexed:
-            slot = (chain.client, base)
-            entries = index.get(slot)
-            if entries is not None:
-                entries.remove(chain)
-                if not entries:
-                    del index[slot]
+                del self._chains[client]
+        cidx = self._index.get(client)
+        if cidx is not None:
+            for base in chain.indexed:
+                entries = cidx.get(base)
+                if entries is not None:
+                    entries.remove(chain)
+                    if not entries:
+                        del cidx[base]
+            if not cidx:
+                del self._index[client]
         self._in_chains -= len(chain.txns)
         self.stats.lookups += 1
-        out.append(build_lookup(chain, self.config or ResolverConfig()))
+        lookup = build_lookup(chain, self.config or ResolverConfig())
+        namespaces = self._namespaces
+        if lookup.namespace:
+            if namespaces.get(client) != lookup.namespace:
+                if len(namespaces) >= self.max_clients:
+                    namespaces.clear()
+                namespaces[client] = lookup.namespace
+        else:
+            known = namespaces.get(client)
+            if known:
+                lookup.namespace = known
+        out.append(lookup)
 
     def _idle(self, chain: _Chain, now: float) -> bool:
         idle = now - chain.last_activity
@@ -377,56 +529,68 @@ class LookupBuilder:
                 self._close(chain, out)
 
     def _process(self, txn: Transaction, out: list[Lookup]) -> None:
-        assert self._readings is not None
         client = txn.flow.client
-        key = name_key(txn.qname)
-        readings = self._readings.of(key)
-        index = self._index
-        # Newest chain first, and the first that accepts wins: a client's most recent
-        # chain for a base is the one a continuation belongs to, and stopping early keeps
-        # a storm of repeated lookups (several finished chains per base) cheap.
+        key, readings = self._readings.of(txn.qname)  # type: ignore[union-attr]
+        timeout = self.config.timeout  # type: ignore[union-attr]
+        cidx = self._index.get(client)
         best: _Chain | None = None
         best_match: dict[str, int] | None = None
+        best_quality = 0
         new_pass = False
-        tried: set[int] = set()
-        ts = txn.ts
-        for base in readings:
-            entries = index.get((client, base))
-            if not entries:
-                continue
-            for chain in reversed(entries):
-                if id(chain) in tried:
+        if cidx is not None:
+            ts = txn.ts
+            tried: list[_Chain] = []
+            window = self.window
+            grace = self.grace
+            for base in readings:
+                entries = cidx.get(base)
+                if not entries:
                     continue
-                tried.add(id(chain))
-                if self._idle(chain, ts):
-                    self._close(chain, out)
-                    continue
-                match, new_pass = _match(chain, txn, key, readings)
-                if match:
-                    best, best_match = chain, match
+                # Newest chain first: of equal matches, the most recent chain wins.
+                for chain in reversed(entries):
+                    if chain in tried:
+                        continue
+                    tried.append(chain)
+                    idle = ts - chain.last_activity
+                    if idle > window or (idle > grace and _finished(chain, self.config)):
+                        self._close(chain, out)
+                        continue
+                    match, quality, again = _match(chain, txn, key, readings, ts)
+                    if quality > best_quality:
+                        best, best_match, best_quality, new_pass = chain, match, quality, again
+                        if quality == _Q_SOCKET:
+                            break
+                if best_quality == _Q_SOCKET:
                     break
-            if best is not None:
-                break
         if best is not None and best_match is not None:
             if new_pass:
                 best.pass_start = len(best.txns)
                 best.passes += 1
+            if len(best_match) != len(best.readings):
+                best.first = {b: p for b, p in best.first.items() if b in best_match}
             best.readings = best_match
-            best.first = {b: p for b, p in best.first.items() if b in best_match}
-            best.add(txn, key)
+            best.add(txn, key, timeout)
             self._in_chains += 1
             if len(best.txns) >= MAX_CHAIN:
                 self.stats.chains_cut += 1
                 self._close(best, out)
             return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
-        chain = _Chain(client=client, readings=readings, first=readings)
-        chain.indexed = tuple(readings)
-        chain.add(txn, key)
+        chain = _Chain(client, readings)
+        chain.add(txn, key, timeout)
         self._in_chains += 1
+        if cidx is None:
+            cidx = self._index[client] = {}
         for base in readings:
-            index.setdefault((client, base), []).append(chain)
-        chains = self._chains.setdefault(client, [])
+            entries = cidx.get(base)
+            if entries is None:
+                cidx[base] = [chain]
+            else:
+                entries.append(chain)
+        chains = self._chains.get(client)
+        if chains is None:
+            self._chains[client] = [chain]
+            return
         chains.append(chain)
         if len(chains) > self.max_chains_per_client:
             for old in [c for c in chains if self._idle(c, txn.ts)]:
@@ -442,71 +606,118 @@ def _finished(chain: _Chain, config: ResolverConfig | None) -> bool:
     if chain.data_time is not None:
         return True
     n = len(config.search) if config is not None else 0
-    if any(pos != n for pos in chain.readings.values()):
-        return False
-    last = chain.keys[-1]
-    return not any(
-        _needs_resend(t) for t, k in zip(chain.txns, chain.keys, strict=True) if k == last
-    )
+    for pos in chain.readings.values():
+        if pos != n:
+            return False
+    return not any(_needs_resend(t) for t in chain.txns[chain.step_from :])
 
 
 def _match(
-    chain: _Chain, txn: Transaction, key: str, readings: dict[str, int]
-) -> tuple[dict[str, int] | None, bool]:
-    """The readings under which `txn` continues `chain` (None: it does not), and whether
-    it starts a new pass over the candidate names."""
+    chain: _Chain, txn: Transaction, key: str, readings: dict[str, int], ts: float
+) -> tuple[dict[str, int] | None, int, bool]:
+    """The readings under which `txn` continues `chain` (None: it does not), how well
+    (`_Q_*`, 0 for not at all), and whether it starts a new pass over the names."""
     ok: dict[str, int] = {}
+    quality = 0
     new_pass = False
-    same_step: bool | None = None
+    same_step = -1
+    last_readings = chain.readings
+    open_walk = chain.data_time is None
     for base, pos in readings.items():
-        last = chain.readings.get(base)
+        last = last_readings.get(base)
         if last is None:
             continue
         if pos > last:
-            if chain.data_time is None:
+            if open_walk:
                 ok[base] = pos
+                q = _Q_STEP if pos == last + 1 and ts >= chain.step_end - _CLOCK_SLACK else _Q_LOOSE
+                if q > quality:
+                    quality = q
         elif pos == last:
-            if same_step is None:
-                same_step = _same_step_continues(chain, txn, key)
+            # One base and position name one question, except the first search domain of
+            # a pod's config, which differs per namespace: require the same name.
+            if same_step < 0:
+                same_step = _same_step(chain, txn) if key == chain.keys[-1] else 0
             if same_step:
                 ok[base] = pos
-        elif chain.data_time is None and txn.qtype not in chain.qtypes:
+                if same_step > quality:
+                    quality = same_step
+        elif open_walk and txn.qtype not in chain.qtypes:
             ok[base] = pos
             new_pass = True
-    return (ok or None), new_pass
+            q = _Q_STEP if ts >= chain.step_end - _CLOCK_SLACK else _Q_LOOSE
+            if q > quality:
+                quality = q
+    if not ok:
+        return None, 0, False
+    return ok, quality, new_pass
 
 
-def _same_step_continues(chain: _Chain, txn: Transaction, key: str) -> bool:
-    """Whether a transaction for the chain's current name belongs to the same lookup.
+def _same_step(chain: _Chain, txn: Transaction) -> int:
+    """Whether (and how well) a transaction for the chain's current name belongs to it.
 
-    Yes for a query type not yet asked for this name in this pass, and for a resend: the
-    earlier question went unanswered, got SERVFAIL or a truncated reply, or the resend
-    reuses its socket and id (a resend the correlator saw as a new transaction).
+    Yes for a query type not yet asked for this name in this pass (`_Q_SOCKET` on the
+    socket of the step, as glibc and musl send A and AAAA), and for a resend: the earlier
+    question of that type went unanswered, the step got SERVFAIL (glibc resends the pair)
+    or a truncated reply (the TCP retry), or the resend reuses its socket and id (a resend
+    the correlator saw as a new transaction). Another lookup of the same name from another
+    thread of the pod asks the same question again without any of these.
     """
-    earlier = [
-        t
-        for t, k in zip(chain.txns[chain.pass_start :], chain.keys[chain.pass_start :], strict=True)
-        if k == key
-    ]
-    same_type = [t for t in earlier if t.qtype == txn.qtype]
-    if not same_type:
-        return True
-    if any(_needs_resend(t) for t in earlier):
-        return True
-    prev = same_type[-1]
-    return prev.id == txn.id and prev.flow == txn.flow
+    start = chain.step_from if chain.step_from > chain.pass_start else chain.pass_start
+    step = chain.txns[start:]
+    qtype = txn.qtype
+    flow = txn.flow
+    port = flow.client_port
+    prev = None
+    same_socket = False
+    reason = False
+    for t in step:
+        if t.flow.client_port == port:
+            same_socket = True
+        r = t.response
+        if r is not None and (r.rcode == 2 or r.flags & TC_FLAG):
+            reason = True
+        if t.qtype == qtype:
+            prev = t
+            if r is None:
+                reason = True
+    if prev is None:
+        return _Q_SOCKET if same_socket else _Q_STEP
+    if reason or (prev.id == txn.id and prev.flow == flow):
+        return _Q_SOCKET if same_socket else _Q_STEP
+    return 0
 
 
-def _choose_base(chain: _Chain) -> str:
-    """The reading of the chain that names what the application asked for.
+def _choose_base(chain: _Chain) -> tuple[str, bool]:
+    """The reading of the chain that names what the application asked for, and whether
+    that is the name as-is with a trailing dot.
 
-    The reading in which the chain starts earliest in the candidate order wins: a chain
-    that starts at position 0 is a whole lookup. A tie at position 0 (with ndots:1,
-    `web.default.svc.cluster.local` is both `web` expanded and itself tried as-is first)
-    goes to the shortest base: the two cost the same, and in-cluster names are far more
-    often asked short.
+    A chain that starts at position 0 of a reading is a whole lookup; a tie at position 0
+    (with ndots:1, `web.default.svc.cluster.local` is both `web` expanded and itself tried
+    as-is first) goes to the shortest base: the two cost the same, and in-cluster names
+    are far more often asked short. A chain of ONE name that no reading starts at
+    position 0 is the name as-is (a trailing dot: `kubernetes.default.svc.cluster.local.`
+    from a pod of another namespace) rather than a walk whose first steps were never
+    sent. So is a single name asked for A alone: the searching stub resolvers (glibc
+    getaddrinfo, musl, Go) ask A and AAAA together, so A alone is dig or a health check
+    with a fully qualified name (`dig +search` of a name found at the first step looks the
+    same on the wire and costs the same: nothing is wasted either way).
     """
-    return min(chain.first.items(), key=lambda item: (item[1], len(item[0])))[0]
+    first = chain.first
+    best_base = ""
+    best_pos = -1
+    for base, pos in first.items():
+        if best_pos < 0 or pos < best_pos or (pos == best_pos and len(base) < len(best_base)):
+            best_base, best_pos = base, pos
+    keys = chain.keys
+    key0 = keys[0]
+    if (
+        (best_pos != 0 or len(chain.qtypes) == 1 and 1 in chain.qtypes)
+        and key0 in first
+        and keys.count(key0) == len(keys)
+    ):
+        return key0, True
+    return best_base, False
 
 
 def pick_useful(txns: list[Transaction]) -> Transaction:
@@ -518,44 +729,91 @@ def pick_useful(txns: list[Transaction]) -> Transaction:
     return answered[-1] if answered else txns[-1]
 
 
+def _pick_useful_fast(txns: list[Transaction]) -> Transaction:
+    if len(txns) == 1:
+        return txns[0]
+    return pick_useful(txns)
+
+
 def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
     """Summarise a closed chain as a `Lookup` (cost, outcome, resolver guess, findings).
 
-    An unanswered transaction ends `config.timeout` after its last transmission.
+    An unanswered transaction ends `config.timeout` after its last transmission. One pass
+    over the chain gathers everything the summary and the findings need: it runs once per
+    lookup, a hundred thousand times on a large capture.
     """
     timeout = config.timeout
     txns = chain.txns
     keys = chain.keys
     first = txns[0]
-    base = _choose_base(chain)
+    base, fqdn = _choose_base(chain)
     name = (first.qname[: len(base)] + ".") if base else "."
-    data_keys = [k for t, k in zip(txns, keys, strict=True) if _has_data(t)]
-    final_key = data_keys[0] if data_keys else keys[-1]
+    queries = 0
+    end = float("-inf")
+    final_key: str | None = None
+    retransmitted = lost = servfail = truncated = tcp = False
+    for t, k in zip(txns, keys, strict=True):
+        queries += 1 + t.retransmits
+        if t.retransmits:
+            retransmitted = True
+        r = t.response
+        if r is None:
+            lost = True
+            times = t.query_times
+            e = (times[-1] if times else t.ts) + timeout
+        else:
+            e = r.ts
+            rcode = r.rcode
+            if rcode == 0:
+                if final_key is None and r.ancount > 0:
+                    final_key = k
+            elif rcode == 2:
+                servfail = True
+            if r.flags & TC_FLAG:
+                truncated = True
+        if t.flow.transport != "udp":
+            tcp = True
+        if e > end:
+            end = e
+    if final_key is None:
+        final_key = keys[-1]
     by_type: dict[int, list[Transaction]] = {}
     for t, k in zip(txns, keys, strict=True):
         if k == final_key:
-            by_type.setdefault(t.qtype, []).append(t)
-    useful = tuple(pick_useful(ts) for ts in by_type.values())
+            found = by_type.get(t.qtype)
+            if found is None:
+                by_type[t.qtype] = [t]
+            else:
+                found.append(t)
+    useful = tuple([_pick_useful_fast(ts) for ts in by_type.values()])
     start = first.ts
-    queries = sum(1 + t.retransmits for t in txns)
     with_data = [t for t in useful if _has_data(t)]
     answered = [t for t in useful if t.response is not None]
-    used = min(with_data or answered or useful, key=_last_sent)
-    wasted_time = max(0.0, _last_sent(used) - start)
-    duration = max(_end(t, timeout) for t in txns) - start
-    results = [reply_result(t) for t in useful]
-    outcome = min(
-        results,
-        key=lambda r: _OUTCOME_RANK.get(r, _TIMEOUT_RANK if r == "TIMEOUT" else _OTHER_RANK),
+    candidates = with_data or answered or useful
+    used = candidates[0] if len(candidates) == 1 else min(candidates, key=_last_sent)
+    wasted_time = _last_sent(used) - start
+    if wasted_time < 0.0:
+        wasted_time = 0.0
+    if len(useful) == 1:
+        outcome = reply_result(useful[0])
+    else:
+        outcome = min(
+            (reply_result(t) for t in useful), key=lambda r: _OUTCOME_RANK.get(r, _OTHER_RANK)
+        )
+    findings = _findings(
+        chain, base, final_key, useful, retransmitted, lost, servfail, truncated, tcp
     )
-    findings = _findings(chain, base, final_key, useful)
-    qtypes = tuple(qtype_text(q) for q in sorted({t.qtype for t in txns}))
+    qtypes_set = chain.qtypes
+    if len(qtypes_set) == 2 and 1 in qtypes_set and 28 in qtypes_set:
+        qtypes: tuple[str, ...] = ("A", "AAAA")
+    else:
+        qtypes = tuple([qtype_text(q) for q in sorted(qtypes_set)])
     return Lookup(
         client=chain.client,
         name=name,
         qtypes=qtypes,
         start=start,
-        duration=duration,
+        duration=end - start,
         queries=queries,
         # a question that never got a reply was sent for nothing, even at the final name
         wasted_queries=queries - len(answered),
@@ -567,7 +825,24 @@ def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
         chain=tuple(txns),
         findings=findings,
         final=useful,
+        namespace=_namespace_of(keys, base, config),
+        fqdn=fqdn,
     )
+
+
+def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
+    """The namespace whose first search domain the chain tried for `base` ("" if none)."""
+    suffix = namespace_suffix(config)
+    if suffix is None or not base:
+        return ""
+    head = base + "."
+    tail = "." + suffix
+    for key in keys:
+        if key.startswith(head) and key.endswith(tail):
+            label = key[len(head) : len(key) - len(tail)]
+            if label and "." not in label:
+                return label
+    return ""
 
 
 def _is_autopath(useful: tuple[Transaction, ...], base: str, final_key: str) -> bool:
@@ -576,39 +851,61 @@ def _is_autopath(useful: tuple[Transaction, ...], base: str, final_key: str) -> 
         return False
     target = base + "."
     for t in useful:
-        if _has_data(t):
-            texts = answers_of(t.response)  # type: ignore[arg-type]
+        # a CNAME and the target's records: at least two answers
+        r = t.response
+        if r is not None and r.rcode == 0 and r.ancount > 1:
+            texts = answers_of(r)
             if any(text.lower() == target for text in texts):
                 return True
     return False
 
 
 def _findings(
-    chain: _Chain, base: str, final_key: str, useful: tuple[Transaction, ...]
+    chain: _Chain,
+    base: str,
+    final_key: str,
+    useful: tuple[Transaction, ...],
+    retransmitted: bool,
+    lost: bool,
+    servfail: bool,
+    truncated: bool,
+    tcp: bool,
 ) -> tuple[str, ...]:
     txns = chain.txns
+    keys = chain.keys
     out: list[str] = []
-    if len(set(chain.keys)) > 1:
+    if keys[0] != keys[-1] or keys.count(keys[0]) != len(keys):
         out.append("search-list expansion")
     if _is_autopath(useful, base, final_key):
         out.append("autopath")
     if chain.passes > 1:
         out.append("separate query-type passes")
-    seen = Counter((k, t.qtype) for t, k in zip(txns, chain.keys, strict=True))
-    if any(t.retransmits for t in txns) or any(
-        n > 1 and not _tcp_retry_only(chain, k, q) for (k, q), n in seen.items()
-    ):
+    if retransmitted:
         out.append("retransmission")
-    truncated = {k for t, k in zip(txns, chain.keys, strict=True) if _truncated_udp(t)}
+    else:
+        seen: dict[tuple[str, int], int] = {}
+        for t, k in zip(txns, keys, strict=True):
+            q = (k, t.qtype)
+            seen[q] = seen.get(q, 0) + 1
+        if len(seen) != len(txns) and any(
+            n > 1 and not _tcp_retry_only(chain, k, q) for (k, q), n in seen.items()
+        ):
+            out.append("retransmission")
     if truncated:
-        tcp = {k for t, k in zip(txns, chain.keys, strict=True) if t.flow.transport == "tcp"}
-        if truncated & tcp:
-            out.append("tcp retry after truncation")
-        if truncated - tcp:
-            out.append("truncated without tcp retry")
-    if any(t.response is None for t in txns):
+        cut = {k for t, k in zip(txns, keys, strict=True) if _truncated_udp(t)}
+        if cut:
+            over_tcp = (
+                {k for t, k in zip(txns, keys, strict=True) if t.flow.transport == "tcp"}
+                if tcp
+                else set()
+            )
+            if cut & over_tcp:
+                out.append("tcp retry after truncation")
+            if cut - over_tcp:
+                out.append("truncated without tcp retry")
+    if lost:
         out.append("timeout")
-    if any(t.response is not None and t.response.rcode == 2 for t in txns):
+    if servfail:
         out.append("servfail")
     return tuple(out)
 
@@ -635,33 +932,35 @@ def guess_resolver(chain: _Chain, base: str, config: ResolverConfig) -> str:
     """
     txns = chain.txns
     keys = chain.keys
-    qtypes = {t.qtype for t in txns}
-    order = candidate_names(base, config)
-    distinct = list(dict.fromkeys(keys))
-    if qtypes == {1}:
-        if (
-            len(distinct) == 1
-            and distinct[0] == base
-            and config.search
-            and count_dots(base) < config.ndots
-        ):
+    qtypes = chain.qtypes
+    if len(qtypes) == 1 and 1 in qtypes:
+        if keys.count(base) == len(keys) and config.search and count_dots(base) < config.ndots:
             return "dig"
         return "unknown"
     if 1 in qtypes and 28 in qtypes:
         if chain.passes > 1:
             return "glibc"
         last_key = keys[-1]
-        earlier = [t for t, k in zip(txns, keys, strict=True) if k != last_key]
-        if earlier and all(t.qtype == 1 for t in earlier):
-            return "nslookup"
-        ports: dict[str, set[tuple[int, int]]] = {}
+        if last_key != keys[0]:
+            nslookup = True
+            for t, k in zip(txns, keys, strict=True):
+                if k != last_key and t.qtype != 1:
+                    nslookup = False
+                    break
+            if nslookup:
+                return "nslookup"
+        # Per name: the ports A went out on and the ports AAAA went out on.
+        ports: dict[str, tuple[set[int], set[int]]] = {}
         for t, k in zip(txns, keys, strict=True):
-            ports.setdefault(k, set()).add((t.qtype, t.flow.client_port))
+            q = t.qtype
+            if q == 1 or q == 28:
+                pair = ports.get(k)
+                if pair is None:
+                    pair = ports[k] = (set(), set())
+                pair[0 if q == 1 else 1].add(t.flow.client_port)
         two_ports = False
         one_port = False
-        for pairs in ports.values():
-            a = {p for q, p in pairs if q == 1}
-            aaaa = {p for q, p in pairs if q == 28}
+        for a, aaaa in ports.values():
             if a and aaaa:
                 if a & aaaa:
                     one_port = True
@@ -670,24 +969,26 @@ def guess_resolver(chain: _Chain, base: str, config: ResolverConfig) -> str:
         if two_ports and not one_port:
             return "go"
         if one_port:
-            return "musl" if _stopped_like_musl(chain, base, order, config) else "glibc"
+            return "musl" if _stopped_like_musl(chain, base, config) else "glibc"
     return "unknown"
 
 
-def _stopped_like_musl(chain: _Chain, base: str, order: list[str], config: ResolverConfig) -> bool:
+def _stopped_like_musl(chain: _Chain, base: str, config: ResolverConfig) -> bool:
+    if chain.data_time is not None:
+        return False
     txns = chain.txns
     keys = chain.keys
-    if any(_has_data(t) for t in txns):
-        return False
     last_key = keys[-1]
     results = {reply_result(t) for t, k in zip(txns, keys, strict=True) if k == last_key}
-    if order and last_key != order[-1] and results & {"NODATA", "SERVFAIL"}:
-        return True
+    if results & {"NODATA", "SERVFAIL"}:
+        order = candidate_names(base, with_namespace(config, _namespace_of(keys, base, config)))
+        if order and last_key != order[-1]:
+            return True
     # Enough dots and a failed as-is query, with no search after it: glibc would search.
     return (
         bool(config.search)
         and count_dots(base) >= config.ndots
-        and set(keys) == {base}
+        and keys.count(base) == len(keys)
         and results == {"NXDOMAIN"}
     )
 

@@ -131,6 +131,7 @@ class Analyzer:
         self.capture_malformed: Counter[str] = Counter()
         self._next_expire = 0.0
         self._dedupe_on = opts.dedupe == "on" and opts.dedupe_window > 0
+        self._multi_interface = False
         self._linktypes: set[int] = set()
         # Bound once: `feed` runs per packet and attribute lookups add up.
         self._decode = self.decoder.feed
@@ -161,44 +162,62 @@ class Analyzer:
             self._dedupe_on = True
 
     def feed(self, frame: Frame) -> Sequence[Transaction]:
-        """Process one frame; return the transactions completed meanwhile.
+        """Process one frame; return the transactions completed meanwhile."""
+        out: list[Transaction] = []
+        self.feed_many((frame,), out.append)
+        return out or _NOTHING
 
-        This runs once per packet, so the stages' methods are bound once in `__init__` and
-        the common case (one UDP datagram per frame) goes through a single function.
+    def feed_many(
+        self, frames: Iterable[Frame], sink: TransactionSink, source: str = "capture"
+    ) -> None:
+        """Process `frames`, counting each completed transaction and passing it to `sink`.
+
+        This loop runs once per packet of every analysis, so everything it touches is a
+        local variable and the common case (one UDP datagram per frame) makes no call but
+        the stages' own. `source` names the input in errors (an unsupported link type).
         """
-        ts = frame.ts
-        out: list[Transaction] | None = None
-        if ts >= self._next_expire:
-            if self._next_expire:
-                out = self._expire(ts)
-            self._next_expire = ts + self.options.expire_every
-        items = self._decode(frame)
-        if items:
+        decode, is_duplicate, tcp_feed = self._decode, self._is_duplicate, self._tcp_feed
+        correlate, tally_add, parse = self._correlate, self._tally_add, parse_message
+        malformed = self.dns_malformed
+        known = self._linktypes
+        every = self.options.expire_every
+        next_expire = self._next_expire
+        dedupe_on = self._dedupe_on
+        for frame in frames:
+            if frame.linktype not in known:
+                self.check_linktype(frame.linktype, source)
+                dedupe_on = self._dedupe_on
+            if frame.interface and not self._multi_interface:
+                # A second pcapng interface: the same packet may be on both.
+                self._multi_interface = True
+                self.enable_auto_dedupe()
+                dedupe_on = self._dedupe_on
+            ts = frame.ts
+            if ts >= next_expire:
+                if next_expire:
+                    for txn in self._expire(ts):
+                        tally_add(txn)
+                        sink(txn)
+                next_expire = self._next_expire = ts + every
+            items = decode(frame)
+            if not items:
+                continue
             for item in items:
-                if self._dedupe_on and self._is_duplicate(item):
+                if dedupe_on and is_duplicate(item):
                     continue
                 if type(item) is TcpSegment:
-                    if out is None:
-                        out = []
-                    self._feed_datagrams(self._tcp_feed(item), out)
-                    continue
-                try:
-                    msg = parse_message(item)
-                except Malformed as err:
-                    self.dns_malformed[err.reason] += 1
-                    continue
-                done = self._correlate(msg)
-                if done:
-                    if out is None:
-                        out = done
-                    else:
-                        out += done
-        if not out:
-            return _NOTHING
-        tally_add = self._tally_add
-        for txn in out:
-            tally_add(txn)
-        return out
+                    done = []
+                    self._feed_datagrams(tcp_feed(item), done)
+                else:
+                    try:
+                        msg = parse(item)
+                    except Malformed as err:
+                        malformed[err.reason] += 1
+                        continue
+                    done = correlate(msg)
+                for txn in done:
+                    tally_add(txn)
+                    sink(txn)
 
     def _feed_datagrams(self, datagrams, out: list[Transaction]) -> None:
         for dg in datagrams:
@@ -314,25 +333,9 @@ def run_capture(
     analyzer: Analyzer, capture: Capture, sink: TransactionSink | None = None
 ) -> CaptureInfo:
     """Feed one open capture through `analyzer`, passing completed transactions to `sink`."""
-    check = analyzer.check_linktype
-    feed = analyzer.feed
     name = getattr(capture, "name", "capture")
-    known: set[int] = set()
-    multi = False
     with _fewer_gc_passes():
-        for frame in capture:
-            linktype = frame.linktype
-            if linktype not in known:
-                check(linktype, name)
-                known.add(linktype)
-            if frame.interface and not multi:
-                # A second pcapng interface: the same packet may be on both.
-                analyzer.enable_auto_dedupe()
-                multi = True
-            done = feed(frame)
-            if done and sink is not None:
-                for txn in done:
-                    sink(txn)
+        analyzer.feed_many(capture, sink or _ignore, name)
     stats = capture.stats
     analyzer.capture_malformed.update(capture.malformed)
     return CaptureInfo(
@@ -343,8 +346,13 @@ def run_capture(
         snaplen_cut=stats.snaplen_cut,
         truncated=stats.truncated,
         truncated_detail=stats.truncated_detail,
-        linktypes=sorted(LINKTYPE_NAMES.get(lt, str(lt)) for lt in known),
+        linktypes=sorted(LINKTYPE_NAMES.get(lt, str(lt)) for lt in {i.linktype for i in
+                                                                     capture.interfaces}),
     )
+
+
+def _ignore(txn: Transaction) -> None:
+    """The sink of an analysis that only wants the summary."""
 
 
 def finish(analyzer: Analyzer, sink: TransactionSink | None = None) -> None:
