@@ -399,10 +399,24 @@ class Decoder:
         bridge and the uplink; keyed by interface, each copy reassembles on its own instead
         of a late copy opening a group that can never complete. Dedupe happens later.
         """
-        frame = self._frame
-        if frame.linktype == 276 and len(frame.data) >= 8:
-            return int.from_bytes(frame.data[4:8], "big")
-        return frame.interface
+        return frame_interface(self._frame)
+
+
+def frame_interface(frame: Frame) -> int:
+    """Which interface a frame was captured on, as far as the capture tells.
+
+    LINUX_SLL2 records the interface index; LINUX_SLL (v1) does not, but the packet type
+    (incoming, outgoing, other host) and link-layer address differ between the copies of
+    one packet on different interfaces, so together they stand in for it. pcapng adds its
+    own interface number. The deduplicator uses this to tell a copy seen on another
+    interface from a resend on the same one.
+    """
+    data = frame.data
+    if frame.linktype == 276 and len(data) >= 8:
+        return (frame.interface << 32) | int.from_bytes(data[4:8], "big")
+    if frame.linktype == 113 and len(data) >= 14:
+        return (frame.interface << 80) | int.from_bytes(data[0:2] + data[6:14], "big")
+    return frame.interface
 
     def _sync_fragment_stats(self) -> None:
         table = self._fragments

@@ -3,9 +3,13 @@
 On a node, a pod's DNS packet is captured on its veth, on the bridge and on the uplink,
 5-120 us apart, each copy with its own link header and the uplink copy with TTL - 1. The
 copies are identical above the IP header, so the key is the transport header fields and
-the payload, never the frame. A resolver's retransmission is identical too, but comes
-seconds later (glibc waits `timeout`, 5 s by default; musl 2.5 s; nothing resends within
-milliseconds), so a short window separates the two without ambiguity.
+the payload, never the frame. A resolver's retransmission is identical too and usually
+comes seconds later (glibc waits `timeout`, 5 s by default; musl 2.5 s), but not always:
+after a SERVFAIL glibc resends the pair at once, 0.3-0.8 ms later, on the same socket with
+the same ids. So when the capture says which interface a packet was seen on (`tcpdump -i
+any`, multi-interface pcapng), a copy is an identical packet within the window *on an
+interface this packet has not been seen on yet*; the same bytes again on the same
+interface are a resend. Without interface information, the window alone decides.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ class Deduplicator:
         self.window = window
         self.max_entries = max_entries
         self.stats = DedupeStats()
-        self._current: dict[tuple, float] = {}
-        self._previous: dict[tuple, float] = {}
+        # key -> (time of the first copy, interfaces it was seen on or None if unknown)
+        self._current: dict[tuple, tuple[float, set[int] | None]] = {}
+        self._previous: dict[tuple, tuple[float, set[int] | None]] = {}
         self._started = float("-inf")
 
     def _rotate(self, ts: float) -> None:
@@ -53,8 +58,12 @@ class Deduplicator:
         self._current = {}
         self._started = ts
 
-    def is_duplicate(self, item: Datagram | TcpSegment) -> bool:
-        """True when an identical packet was seen less than `window` seconds before."""
+    def is_duplicate(self, item: Datagram | TcpSegment, interface: int | None = None) -> bool:
+        """True when `item` is a copy of a packet seen less than `window` seconds before.
+
+        `interface` identifies where it was captured (see `decoder.frame_interface`); None
+        when the capture cannot tell.
+        """
         self.stats.seen += 1
         window = self.window
         if window <= 0:
@@ -72,12 +81,19 @@ class Deduplicator:
             key = (item.src, item.sport, item.dst, item.dport, item.payload)
         else:
             key = (item.src, item.sport, item.dst, item.dport, item.seq, item.flags, item.payload)
-        last = self._current.get(key)
-        if last is None:
-            last = self._previous.get(key)
+        seen = self._current.get(key)
+        if seen is None:
+            seen = self._previous.get(key)
         # abs(): `tcpdump -i any` may write the copies a few microseconds out of order.
-        if last is not None and abs(ts - last) <= window:
-            self.stats.duplicates += 1
-            return True
-        self._current[key] = ts
+        if seen is not None and abs(ts - seen[0]) <= window:
+            interfaces = seen[1]
+            if interface is None or interfaces is None:
+                self.stats.duplicates += 1
+                return True
+            if interface not in interfaces:
+                interfaces.add(interface)
+                self.stats.duplicates += 1
+                return True
+            # The same bytes on the same interface again: a resend, a packet of its own.
+        self._current[key] = (ts, None if interface is None else {interface})
         return False

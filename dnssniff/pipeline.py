@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from dnssniff.capture import LINKTYPE_NAMES, Capture
 from dnssniff.correlate import DEFAULT_REORDER_WINDOW, DEFAULT_TIMEOUT, Correlator
-from dnssniff.decoder import SUPPORTED_LINKTYPES, Decoder
+from dnssniff.decoder import SUPPORTED_LINKTYPES, Decoder, frame_interface
 from dnssniff.dedupe import DEFAULT_WINDOW, Deduplicator
 from dnssniff.dnswire import Malformed, parse_message
 from dnssniff.errors import UnknownLinkType
@@ -183,15 +183,18 @@ class Analyzer:
         every = self.options.expire_every
         next_expire = self._next_expire
         dedupe_on = self._dedupe_on
+        by_interface = self._multi_interface or bool(known & _MULTI_INTERFACE_LINKTYPES)
         for frame in frames:
             if frame.linktype not in known:
                 self.check_linktype(frame.linktype, source)
                 dedupe_on = self._dedupe_on
+                by_interface = by_interface or frame.linktype in _MULTI_INTERFACE_LINKTYPES
             if frame.interface and not self._multi_interface:
                 # A second pcapng interface: the same packet may be on both.
                 self._multi_interface = True
                 self.enable_auto_dedupe()
                 dedupe_on = self._dedupe_on
+                by_interface = True
             ts = frame.ts
             if ts >= next_expire:
                 if next_expire:
@@ -202,8 +205,10 @@ class Analyzer:
             items = decode(frame)
             if not items:
                 continue
+            if dedupe_on:
+                interface = frame_interface(frame) if by_interface else None
             for item in items:
-                if dedupe_on and is_duplicate(item):
+                if dedupe_on and is_duplicate(item, interface):
                     continue
                 if type(item) is TcpSegment:
                     done = []

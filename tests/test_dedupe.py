@@ -61,3 +61,28 @@ def test_copies_out_of_order_and_across_a_generation_boundary():
     assert not d.is_duplicate(dg(1.5, payload=b"other"))  # rotates the generations
     assert not d.is_duplicate(dg(1.5095))  # the first copy is long gone: a new packet
     assert d.is_duplicate(dg(1.5185))  # still within the window, in the previous generation
+
+
+def test_same_bytes_on_the_same_interface_are_a_resend():
+    """glibc resends the pair 0.3-0.8 ms after a SERVFAIL: on -i any, copies come from other
+    interfaces, the resend from the same one."""
+    d = Deduplicator(window=0.010)
+    verdicts = [
+        d.is_duplicate(dg(1.0), interface=3),  # the query on the pod's veth
+        d.is_duplicate(dg(1.000025), interface=5),  # its copy on the server's veth
+        d.is_duplicate(dg(1.0008), interface=3),  # glibc's resend: a new packet
+        d.is_duplicate(dg(1.000825), interface=5),  # the resend's copy
+    ]
+    assert verdicts == [False, True, False, True]
+    assert d.stats.duplicates == 2
+
+
+def test_copies_written_out_of_order_across_interfaces():
+    d = Deduplicator(window=0.010)
+    assert [d.is_duplicate(dg(t), interface=i) for t, i in
+            ((1.000020, 5), (1.0, 3), (1.0008, 5), (1.00081, 3))] == [False, True, False, True]
+
+
+def test_without_interface_information_the_window_decides():
+    d = Deduplicator(window=0.010)
+    assert [d.is_duplicate(dg(t)) for t in (1.0, 1.0008)] == [False, True]

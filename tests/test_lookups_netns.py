@@ -44,14 +44,10 @@ MUSL_PLACEHOLDER = "musl_resolve"
 WALK_COMMANDS = [c for c in sc.walkthrough_commands(MUSL_PLACEHOLDER) if isinstance(c, sc.Command)]
 NDOTS1_COMMANDS = [c for c in sc.ndots1_commands() if isinstance(c, sc.Command)]
 
-# Where dnssniff is wrong today: the test asserts the correct behaviour and is expected to fail.
-DEDUPE_EATS_RESENDS = (
-    "dedupe drops glibc's immediate SERVFAIL resend in a node -i any capture: the resent "
-    "query (same port, id, bytes) follows ~0.8 ms later, inside the 10 ms dedupe window, and "
-    "is taken for a copy of the first although both copies of it are on the same interfaces "
-    "(SLL2 ifindex 3 and 5) as the first query's copies"
-)
-KNOWN_BUGS: dict[str, str] = {"node-any:getent-servfail": DEDUPE_EATS_RESENDS}
+# Where dnssniff is wrong today: the test asserts the correct behaviour and is expected to
+# fail. (Empty: glibc's immediate SERVFAIL resend, once eaten by dedupe on node captures, is
+# now told from a copy by the interface it was captured on.)
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @dataclass(slots=True)
@@ -326,13 +322,7 @@ def test_one_lookup_per_command_and_nothing_else(world: World, kind: str) -> Non
         assert len(phase.lookups(kind)) == len(phase.recording.ran)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "pod-eth0",
-        pytest.param("node-any", marks=pytest.mark.xfail(strict=True, reason=DEDUPE_EATS_RESENDS)),
-    ],
-)
+@pytest.mark.parametrize("kind", ["pod-eth0", "node-any"])
 def test_lookups_count_every_query_the_server_received(world: World, kind: str) -> None:
     for phase in (world.walk, world.ndots1):
         lookups = phase.lookups(kind)
