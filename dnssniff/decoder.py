@@ -401,6 +401,11 @@ class Decoder:
         """
         return frame_interface(self._frame)
 
+    def _sync_fragment_stats(self) -> None:
+        table = self._fragments
+        self._stats.fragment_groups_expired = table.expired
+        self._stats.fragment_groups_evicted = table.evicted
+
 
 def frame_interface(frame: Frame) -> int:
     """Which interface a frame was captured on, as far as the capture tells.
@@ -417,8 +422,3 @@ def frame_interface(frame: Frame) -> int:
     if frame.linktype == 113 and len(data) >= 14:
         return (frame.interface << 80) | int.from_bytes(data[0:2] + data[6:14], "big")
     return frame.interface
-
-    def _sync_fragment_stats(self) -> None:
-        table = self._fragments
-        self._stats.fragment_groups_expired = table.expired
-        self._stats.fragment_groups_evicted = table.evicted
