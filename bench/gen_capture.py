@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import random
 import struct
 import sys
@@ -355,6 +356,10 @@ class _Generator:
         self.kind_cum = list(_cumulative([w for _, w in KIND_WEIGHTS]))
         self._psum: dict[tuple[bytes, bytes], int] = {}
         self.rtts = self._make_rtts()
+        # Per-lookup ground truth of the last planned lookup, kept only when asked for:
+        # (client ip, name as asked, qtypes, queries, wasted queries, outcome).
+        self.want_truth = False
+        self.truth: tuple[bytes, str, tuple[str, ...], int, int, str] | None = None
 
     def _make_pods(self, count: int) -> list[_Pod]:
         if not 0 < count <= 8000:
@@ -476,16 +481,30 @@ class _Generator:
             name = REMOTE_SERVICES[rng.randrange(len(REMOTE_SERVICES))]
             names = [f"{name}.{s}." for s in pod.search] + [name + "."]
         elif kind == "fqdn":
-            names = [FQDNS[rng.randrange(len(FQDNS))]]
+            name = FQDNS[rng.randrange(len(FQDNS))]
+            names = [name]
         else:
             self._plan_tcp(events, tally, pod, server, t)
+            if self.want_truth:
+                # UDP answer truncated (no data), TCP answer used: one of two queries wasted.
+                self.truth = (pod.ip, BIG_NAME, ("A",), 2, 1, "NOERROR")
             return events, tally
         single = False
+        answered = 0
+        stop = success = False
         for qname in names:
+            answered = tally.answered
             t, stop, success, single = self._step(events, tally, pod, server, qname, t, single)
             if stop or success:
                 break
             t += self.span(15, 60)
+        if self.want_truth:
+            # The project's definition: every transmission is wasted but, per query type,
+            # the answered one at the final name (the one that got data, or the last tried).
+            useful = tally.answered - answered
+            outcome = "NOERROR" if success else "TIMEOUT" if stop else "NXDOMAIN"
+            qtypes = ("A",) if kind == "fqdn" else ("A", "AAAA")
+            self.truth = (pod.ip, name, qtypes, tally.queries, tally.queries - useful, outcome)
         return events, tally
 
     def _step(
@@ -639,7 +658,36 @@ class _Generator:
             tally.responses = tally.answered = 1
         else:
             tally.unanswered = 1
+        if self.want_truth:
+            answered = tally.answered
+            outcome = "NOERROR" if answered else "TIMEOUT"
+            self.truth = (pod.ip, FQDNS[0], ("A",), 1, 1 - answered, outcome)
         return events, tally
+
+
+LOOKUP_TRUTH_FIELDS = ("client", "name", "qtypes", "start", "queries", "wasted_queries", "outcome")
+
+
+def _truth_line(truth: tuple[bytes, str, tuple[str, ...], int, int, str], start_us: int) -> str:
+    """One planned lookup as a JSON line.
+
+    `name` is what the application asked (`google.com`, `redis`, or an FQDN with its
+    trailing dot); `queries` counts transmissions (retransmissions too); `wasted_queries`
+    follows the project's definition (all but the answered query of each type at the final
+    name); `outcome` is NOERROR (data), NXDOMAIN (the whole list failed) or TIMEOUT (a
+    query never answered stopped the walk).
+    """
+    ip, name, qtypes, queries, wasted, outcome = truth
+    record = {
+        "client": ".".join(map(str, ip)),
+        "name": name,
+        "qtypes": list(qtypes),
+        "start": start_us / 1e6,
+        "queries": queries,
+        "wasted_queries": wasted,
+        "outcome": outcome,
+    }
+    return json.dumps(record, separators=(",", ":")) + "\n"
 
 
 def _cumulative(weights: list[float] | list[int]) -> list[float]:
@@ -673,11 +721,14 @@ def generate(
     pods: int = 400,
     servers: tuple[str, ...] = ("10.96.0.10",),
     rate: float = 1700.0,
+    truth_lookups: str | Path | None = None,
 ) -> GenSummary:
     """Write a capture of exactly `packets` packets to `path` and return its ground truth.
 
     `rate` is the mean packets per second of capture time (1M packets span ~10 minutes).
-    The same arguments always write the same bytes.
+    The same arguments always write the same bytes. `truth_lookups`, when given, receives
+    one JSON line per planned lookup, in start order (see `LOOKUP_TRUTH_FIELDS`); the
+    capture's bytes do not depend on it.
     """
     if packets < 0:
         raise ValueError("packets must be >= 0")
@@ -698,6 +749,8 @@ def generate(
     heappush, heappop = heapq.heappush, heapq.heappop
     nbytes = 0
     first = last = None
+    truth_out = None if truth_lookups is None else open(truth_lookups, "w")  # noqa: SIM115
+    gen.want_truth = truth_out is not None
     with open(path, "wb") as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, lt))
         filling = False
@@ -730,6 +783,8 @@ def generate(
             for name in _TALLY_FIELDS:
                 setattr(total, name, getattr(total, name) + getattr(tally, name))
             summary.lookups += 1
+            if truth_out is not None:
+                truth_out.write(_truth_line(gen.truth, t_next))  # type: ignore[arg-type]
         while heap:
             ts, _, frame = heappop(heap)
             n = len(frame)
@@ -740,6 +795,8 @@ def generate(
                 first = ts
             last = ts
         out.write(b"".join(chunk))
+    if truth_out is not None:
+        truth_out.close()
     for name in _TALLY_FIELDS:
         setattr(summary, name, getattr(total, name))
     summary.packets = planned
@@ -752,8 +809,6 @@ def generate(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: write the capture, print its ground truth as JSON on stdout."""
-    import json
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="pcap file to write")
     parser.add_argument("--packets", type=int, default=1_000_000)
@@ -762,6 +817,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pods", type=int, default=400)
     parser.add_argument("--servers", default="10.96.0.10", help="comma-separated server IPs")
     parser.add_argument("--truth", type=Path, help="also write the ground truth JSON here")
+    parser.add_argument(
+        "--truth-lookups", type=Path, help="also write one JSON line per planned lookup here"
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     summary = generate(
@@ -771,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         linktype=args.linktype,
         pods=args.pods,
         servers=tuple(args.servers.split(",")),
+        truth_lookups=args.truth_lookups,
     )
     elapsed = time.perf_counter() - began
     text = json.dumps(summary.to_dict(), indent=2)

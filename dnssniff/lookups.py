@@ -39,11 +39,10 @@ written as flat loops over locals, and name readings are cached per query name a
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from dnssniff.dnswire import answers_of
 from dnssniff.mnemonics import qtype_text, rcode_text
@@ -58,9 +57,12 @@ DEFAULT_WINDOW = 12.0
 # order, so hold transactions longer than timeout + sweep.
 DEFAULT_REORDER = 17.0
 MAX_CHAIN = 64  # transactions in one chain; a longer "chain" is a loop or a storm, cut it
-# A resolver sends the next name after the last answer of the current one; captures from
-# several interfaces can disagree on time by a little.
-_CLOCK_SLACK = 0.001
+# A resolver sends the next name after the last answer of the current one (tens of
+# microseconds after it); the slack only absorbs timestamp rounding.
+_CLOCK_SLACK = 0.00002
+# The shortest wait before a stub resolver resends a question whose reply it did not get
+# (glibc: `timeout`, 5 s by default, at least 1 s; musl: timeout/attempts, 2.5 s).
+_MIN_RESEND = 0.5
 
 # Outcome of a lookup from the replies at its final name: the best one wins. A timeout
 # beats a negative answer: the walk stopped there (glibc and musl give up on a timeout),
@@ -76,6 +78,7 @@ _OUTCOME_RANK = {
 _OTHER_RANK = 6
 
 _INFERRED = "inferred from traffic"
+_SENT = attrgetter("ts")
 
 # Match qualities (higher wins; see the module docstring).
 _Q_SOCKET = 3  # same name, same socket: the other query type or a resend
@@ -291,6 +294,7 @@ class _Chain:
         "last_activity",
         "pass_start",
         "passes",
+        "ports",
         "qtypes",
         "readings",
         "step_end",
@@ -312,6 +316,7 @@ class _Chain:
         self.indexed: tuple[str, ...] = tuple(readings)  # the index entries that point here
         self.step_from = 0
         self.step_end = float("-inf")
+        self.ports: list[int] = []  # sockets the chain's steps used (socket index entries)
 
     def add(self, txn: Transaction, key: str, timeout: float) -> None:
         keys = self.keys
@@ -372,11 +377,17 @@ class LookupBuilder:
         self.max_clients = max_clients
         self.stats = LookupStats()
         self._readings = _Readings(config) if config is not None else None
-        self._heap: list[tuple[float, int, Transaction]] = []
-        self._seq = itertools.count()
+        # The reorder buffer: transactions by the whole second they were sent in. Each
+        # second is sorted once when released (a stable sort keeps arrival order for equal
+        # times): cheaper than a heap push and pop per transaction.
+        self._buckets: dict[int, list[Transaction]] = {}
+        self._held = 0
         self._chains: dict[str, list[_Chain]] = {}
         self._index: dict[str, dict[str, list[_Chain]]] = {}  # client -> base -> chains
         self._namespaces: dict[str, str] = {}  # client -> namespace seen in its lookups
+        # client -> source port -> the open chain whose latest step used that socket: the
+        # second query of a glibc/musl pair (and a resend) finds its chain in one lookup.
+        self._sockets: dict[str, dict[int, _Chain]] = {}
         self._in_chains = 0
         self._clock = float("-inf")  # latest packet time seen
         self._released = float("-inf")  # every transaction sent before this is processed
@@ -384,7 +395,7 @@ class LookupBuilder:
     @property
     def open_transactions(self) -> int:
         """Transactions held now (reorder buffer plus open chains); at most about max_open."""
-        return len(self._heap) + self._in_chains
+        return self._held + self._in_chains
 
     # -- streaming interface -------------------------------------------------------------
 
@@ -394,7 +405,6 @@ class LookupBuilder:
             self.stats.unsolicited += 1
             return []
         self.stats.transactions += 1
-        out: list[Lookup] = []
         r = txn.response
         if r is not None:
             seen = r.ts
@@ -406,14 +416,21 @@ class LookupBuilder:
         ts = txn.ts
         if ts < self._released and self._readings is not None:
             self.stats.late += 1
+            out: list[Lookup] = []
             self._process(txn, out)
+            return out
+        second = int(ts)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            self._buckets[second] = [txn]
         else:
-            heap = self._heap
-            heapq.heappush(heap, (ts, next(self._seq), txn))
-            if heap[0][0] <= self._clock - self.reorder:
-                self._release(self._clock - self.reorder, out)
-            if len(heap) + self._in_chains > self.max_open:
-                self._bound(out)
+            bucket.append(txn)
+        self._held += 1
+        out = []
+        if self._clock - self.reorder >= self._released + 1.0:
+            self._release(self._clock - self.reorder, out)
+        if self._held + self._in_chains > self.max_open:
+            self._bound(out)
         return out
 
     def expire(self, now: float) -> list[Lookup]:
@@ -439,48 +456,67 @@ class LookupBuilder:
     def _ensure_config(self) -> None:
         if self._readings is not None:
             return
-        sample = [item[2] for item in self._heap]
+        sample = [t for bucket in self._buckets.values() for t in bucket]
         self.config = infer_config(sample, window=self.window) or ResolverConfig(source=_INFERRED)
         self._readings = _Readings(self.config)
 
-    def _release(self, until: float, out: list[Lookup]) -> None:
-        heap = self._heap
-        if not heap or heap[0][0] > until:
-            if until > self._released:
-                self._released = until
-            return
-        self._ensure_config()
-        pop = heapq.heappop
+    def _release_second(self, second: int, out: list[Lookup]) -> None:
+        bucket = self._buckets.pop(second)
+        self._held -= len(bucket)
+        if len(bucket) > 1:
+            bucket.sort(key=_SENT)
         process = self._process
-        while heap and heap[0][0] <= until:
-            txn = pop(heap)[2]
-            self._released = txn.ts
+        for txn in bucket:
             process(txn, out)
+        if second + 1 > self._released:
+            self._released = second + 1
+
+    def _release(self, until: float, out: list[Lookup]) -> None:
+        """Process every second of transactions sent before `until`, oldest first."""
+        buckets = self._buckets
+        while buckets:
+            first = min(buckets)
+            if first + 1 > until:
+                # everything sent before `first` is processed
+                limit = first if first < until else until
+                if limit > self._released:
+                    self._released = limit
+                return
+            self._ensure_config()
+            self._release_second(first, out)
         if until > self._released:
             self._released = until
 
     def _bound(self, out: list[Lookup]) -> None:
-        """Bring held transactions back under max_open: process the oldest early (the
-        reorder window shrinks), closing the chains that made idle; only when that is not
-        enough, close the least recently active chains."""
+        """Bring held transactions back under max_open: process the oldest seconds early
+        (the reorder window shrinks), closing the chains that made idle; only when that is
+        not enough, close the least recently active chains."""
         target = self.max_open * 9 // 10
-        heap = self._heap
-        if heap:
+        buckets = self._buckets
+        if buckets:
             self._ensure_config()
-        while heap and len(heap) + self._in_chains > target:
-            for _ in range(min(len(heap), 256)):
-                txn = heapq.heappop(heap)[2]
-                self.stats.forced += 1
+        process = self._process
+        while buckets and self._held + self._in_chains > target:
+            first = min(buckets)
+            bucket = buckets[first]
+            bucket.sort(key=_SENT)
+            chunk = bucket[:256]
+            del bucket[:256]
+            if not bucket:
+                del buckets[first]
+            self._held -= len(chunk)
+            self.stats.forced += len(chunk)
+            for txn in chunk:
                 if txn.ts > self._released:
                     self._released = txn.ts
-                self._process(txn, out)
+                process(txn, out)
             self._close_idle(out)
-        if len(heap) + self._in_chains > target:
+        if self._held + self._in_chains > target:
             chains = sorted(
                 (c for cs in self._chains.values() for c in cs), key=lambda c: c.last_activity
             )
             for chain in chains:
-                if len(heap) + self._in_chains <= target:
+                if self._held + self._in_chains <= target:
                     break
                 self.stats.chains_evicted += 1
                 self._close(chain, out)
@@ -501,6 +537,13 @@ class LookupBuilder:
                     entries.remove(chain)
                     if not entries:
                         del cidx[base]
+            sockets = self._sockets.get(client)
+            if sockets is not None:
+                for port in chain.ports:
+                    if sockets.get(port) is chain:
+                        del sockets[port]
+                if not sockets:
+                    del self._sockets[client]
             if not cidx:
                 del self._index[client]
         self._in_chains -= len(chain.txns)
@@ -518,6 +561,13 @@ class LookupBuilder:
                 lookup.namespace = known
         out.append(lookup)
 
+    def _socket(self, chain: _Chain, client: str, port: int) -> None:
+        sockets = self._sockets.get(client)
+        if sockets is None:
+            sockets = self._sockets[client] = {}
+        sockets[port] = chain
+        chain.ports.append(port)
+
     def _idle(self, chain: _Chain, now: float) -> bool:
         idle = now - chain.last_activity
         return idle > self.window or (idle > self.grace and _finished(chain, self.config))
@@ -529,9 +579,28 @@ class LookupBuilder:
                 self._close(chain, out)
 
     def _process(self, txn: Transaction, out: list[Lookup]) -> None:
-        client = txn.flow.client
+        flow = txn.flow
+        client = flow.client
         key, readings = self._readings.of(txn.qname)  # type: ignore[union-attr]
-        timeout = self.config.timeout  # type: ignore[union-attr]
+        config = self.config
+        timeout = config.timeout  # type: ignore[union-attr]
+        attempts = config.attempts  # type: ignore[union-attr]
+        sockets = self._sockets.get(client)
+        if sockets is not None:
+            # Fast path: the same name on the socket of a chain's current step.
+            hint = sockets.get(flow.client_port)
+            if (
+                hint is not None
+                and hint.keys[-1] == key
+                and txn.ts - hint.last_activity <= self.grace
+                and _same_step(hint, txn, attempts) == _Q_SOCKET
+            ):
+                hint.add(txn, key, timeout)
+                self._in_chains += 1
+                if len(hint.txns) >= MAX_CHAIN:
+                    self.stats.chains_cut += 1
+                    self._close(hint, out)
+                return
         cidx = self._index.get(client)
         best: _Chain | None = None
         best_match: dict[str, int] | None = None
@@ -555,8 +624,12 @@ class LookupBuilder:
                     if idle > window or (idle > grace and _finished(chain, self.config)):
                         self._close(chain, out)
                         continue
-                    match, quality, again = _match(chain, txn, key, readings, ts)
-                    if quality > best_quality:
+                    match, quality, again = _match(chain, txn, key, readings, ts, attempts)
+                    if quality > best_quality or (
+                        # two walks of one name at once: the resolver sends the next step
+                        # right after the answers, so the chain answered last is the one
+                        quality == best_quality == _Q_STEP and chain.step_end > best.step_end  # type: ignore[union-attr]
+                    ):
                         best, best_match, best_quality, new_pass = chain, match, quality, again
                         if quality == _Q_SOCKET:
                             break
@@ -570,6 +643,7 @@ class LookupBuilder:
                 best.first = {b: p for b, p in best.first.items() if b in best_match}
             best.readings = best_match
             best.add(txn, key, timeout)
+            self._socket(best, client, flow.client_port)
             self._in_chains += 1
             if len(best.txns) >= MAX_CHAIN:
                 self.stats.chains_cut += 1
@@ -578,7 +652,10 @@ class LookupBuilder:
         # The cached readings dict is shared, never mutated: narrowing replaces it.
         chain = _Chain(client, readings)
         chain.add(txn, key, timeout)
+        self._socket(chain, client, flow.client_port)
         self._in_chains += 1
+        # (closing idle chains above may have dropped the client's index)
+        cidx = self._index.get(client)
         if cidx is None:
             cidx = self._index[client] = {}
         for base in readings:
@@ -613,7 +690,7 @@ def _finished(chain: _Chain, config: ResolverConfig | None) -> bool:
 
 
 def _match(
-    chain: _Chain, txn: Transaction, key: str, readings: dict[str, int], ts: float
+    chain: _Chain, txn: Transaction, key: str, readings: dict[str, int], ts: float, attempts: int
 ) -> tuple[dict[str, int] | None, int, bool]:
     """The readings under which `txn` continues `chain` (None: it does not), how well
     (`_Q_*`, 0 for not at all), and whether it starts a new pass over the names."""
@@ -637,7 +714,7 @@ def _match(
             # One base and position name one question, except the first search domain of
             # a pod's config, which differs per namespace: require the same name.
             if same_step < 0:
-                same_step = _same_step(chain, txn) if key == chain.keys[-1] else 0
+                same_step = _same_step(chain, txn, attempts) if key == chain.keys[-1] else 0
             if same_step:
                 ok[base] = pos
                 if same_step > quality:
@@ -653,38 +730,45 @@ def _match(
     return ok, quality, new_pass
 
 
-def _same_step(chain: _Chain, txn: Transaction) -> int:
+def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
     """Whether (and how well) a transaction for the chain's current name belongs to it.
 
     Yes for a query type not yet asked for this name in this pass (`_Q_SOCKET` on the
-    socket of the step, as glibc and musl send A and AAAA), and for a resend: the earlier
-    question of that type went unanswered, the step got SERVFAIL (glibc resends the pair)
-    or a truncated reply (the TCP retry), or the resend reuses its socket and id (a resend
-    the correlator saw as a new transaction). Another lookup of the same name from another
-    thread of the pod asks the same question again without any of these.
+    socket of the step, as glibc and musl send A and AAAA), and for a resend with a
+    reason: the earlier question of that type went unanswered and the resolver had
+    attempts left (Go retries on a new socket and id), the step got SERVFAIL (glibc
+    resends the pair), a truncated UDP reply is retried over TCP, or the resend reuses the
+    socket and id (a resend the correlator saw as a new transaction). Another thread of
+    the pod looking the same name up asks the same question again without any of these.
     """
     start = chain.step_from if chain.step_from > chain.pass_start else chain.pass_start
-    step = chain.txns[start:]
     qtype = txn.qtype
     flow = txn.flow
     port = flow.client_port
     prev = None
     same_socket = False
-    reason = False
-    for t in step:
+    servfail = False
+    for t in chain.txns[start:]:
         if t.flow.client_port == port:
             same_socket = True
         r = t.response
-        if r is not None and (r.rcode == 2 or r.flags & TC_FLAG):
-            reason = True
+        if r is not None and r.rcode == 2:
+            servfail = True
         if t.qtype == qtype:
             prev = t
-            if r is None:
-                reason = True
+    quality = _Q_SOCKET if same_socket else _Q_STEP
     if prev is None:
-        return _Q_SOCKET if same_socket else _Q_STEP
-    if reason or (prev.id == txn.id and prev.flow == flow):
-        return _Q_SOCKET if same_socket else _Q_STEP
+        return quality
+    if servfail or (prev.id == txn.id and prev.flow == flow):
+        return quality
+    r = prev.response
+    if r is None:
+        # a lost reply is resent after the resolver's timeout, while it has attempts left
+        if 1 + prev.retransmits < attempts and txn.ts - _last_sent(prev) >= _MIN_RESEND:
+            return quality
+        return 0
+    if r.flags & TC_FLAG and flow.transport == "tcp" and prev.flow.transport == "udp":
+        return quality
     return 0
 
 
@@ -712,7 +796,7 @@ def _choose_base(chain: _Chain) -> tuple[str, bool]:
     keys = chain.keys
     key0 = keys[0]
     if (
-        (best_pos != 0 or len(chain.qtypes) == 1 and 1 in chain.qtypes)
+        (best_pos != 0 or (len(chain.qtypes) == 1 and 1 in chain.qtypes))
         and key0 in first
         and keys.count(key0) == len(keys)
     ):
@@ -830,9 +914,16 @@ def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
     )
 
 
+_last_suffix: list = [None, None]  # (config, its namespace_suffix): one config per run
+
+
 def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
     """The namespace whose first search domain the chain tried for `base` ("" if none)."""
-    suffix = namespace_suffix(config)
+    if _last_suffix[0] is config:
+        suffix = _last_suffix[1]
+    else:
+        suffix = namespace_suffix(config)
+        _last_suffix[0], _last_suffix[1] = config, suffix
     if suffix is None or not base:
         return ""
     head = base + "."
@@ -980,6 +1071,8 @@ def _stopped_like_musl(chain: _Chain, base: str, config: ResolverConfig) -> bool
     keys = chain.keys
     last_key = keys[-1]
     results = {reply_result(t) for t, k in zip(txns, keys, strict=True) if k == last_key}
+    if "TIMEOUT" in results:
+        return False  # glibc stops at a timeout too
     if results & {"NODATA", "SERVFAIL"}:
         order = candidate_names(base, with_namespace(config, _namespace_of(keys, base, config)))
         if order and last_key != order[-1]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from dnssniff.lookups import Lookup
 from dnssniff.resolvconf import ResolverConfig
-from dnssniff.whatif import replay_one
+from dnssniff.whatif import fqdn_queries, replay_one
 
 OTHER = "(other)"
 
@@ -86,7 +86,7 @@ class LookupTally:
 
     def add(self, lookup: Lookup) -> None:
         """Count one lookup."""
-        fqdn = replay_one(lookup, _NO_SEARCH, self.resolver, fqdn=True).queries
+        fqdn = fqdn_queries(lookup)
         self.total.add(lookup, fqdn)
         self._bucket(self.names, lookup.name).add(lookup, fqdn)
         self._bucket(self.clients, lookup.client).add(lookup, fqdn)
@@ -187,7 +187,3 @@ class LookupTally:
 def _per(total: int, lookups: int) -> str:
     value = total / lookups if lookups else 0.0
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
-
-
-# A trailing-dot replay needs no search list.
-_NO_SEARCH = ResolverConfig()

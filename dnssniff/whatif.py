@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from dnssniff.lookups import Lookup, name_key, pick_useful, reply_result
+from dnssniff.lookups import Lookup, name_key, pick_useful, reply_result, with_namespace
 from dnssniff.resolvconf import ResolverConfig
 from dnssniff.resolvers import candidate_names, continues_after, relative
 
@@ -84,11 +84,61 @@ def _stops(result: str, resolver: str) -> bool:
     return result == "NOERROR" or not continues_after(resolver, result)
 
 
+def fqdn_queries(lookup: Lookup) -> int:
+    """Queries `lookup` would cost with its answer name and a trailing dot.
+
+    The same figure as `replay_one(lookup, ..., fqdn=True).queries`, without building the
+    replay: the `lookups` report needs it for every lookup, and a one-name plan is one
+    query per type asked (in separate passes, until a type got data) plus the
+    retransmissions of the useful queries.
+    """
+    kept = 0
+    for t in lookup.final:
+        kept += t.retransmits
+    if "separate query-type passes" not in lookup.findings:
+        return len(lookup.qtypes) + kept
+    return len(_fqdn_passes(lookup)) + kept
+
+
+def _fqdn_passes(lookup: Lookup) -> list[int]:
+    """The query types a one-name replay of a multi-pass lookup asks, in order."""
+    final_key = name_key(lookup.answer_name)
+    order: list[int] = []
+    by_type: dict[int, list] = {}
+    for t in lookup.chain:
+        if t.qtype not in order:
+            order.append(t.qtype)
+        if name_key(t.qname) == final_key:
+            by_type.setdefault(t.qtype, []).append(t)
+    asked: list[int] = []
+    for qtype in order:
+        asked.append(qtype)
+        txns = by_type.get(qtype)
+        if txns is not None and reply_result(pick_useful(txns)) == "NOERROR":
+            break
+    return asked
+
+
 def replay_one(lookup: Lookup, config: ResolverConfig, resolver: str, *, fqdn: bool) -> _Cost:
-    """Queries and wasted time of one lookup under `config` (see the module docstring)."""
+    """Queries and wasted time of one lookup under `config` (see the module docstring).
+
+    A lookup with a known Kubernetes namespace is replayed with its own pod's search list
+    (`dnssniff.lookups.with_namespace`): pods of a node-wide capture differ in their first
+    search domain. A lookup read as asked with a trailing dot (`lookup.fqdn`) stays one
+    name under any ndots or search list.
+    """
+    if fqdn:
+        kept = sum(t.retransmits for t in lookup.final)
+        if "separate query-type passes" not in lookup.findings:
+            return _Cost(fqdn_queries(lookup), 0.0, True)
+        serial = len(_fqdn_passes(lookup))
+        return _Cost(serial + kept, max(0, serial - 1) * _step_rtt(lookup), True)
     final_key = name_key(lookup.answer_name)
     base = relative(lookup.name).lower()
-    plan = [final_key] if fqdn else candidate_names(base, config, resolver)
+    if lookup.fqdn:
+        plan = [base]
+    else:
+        plan = candidate_names(base, with_namespace(config, lookup.namespace), resolver)
     reachable = final_key in plan
     by_question: dict[tuple[str, int], list] = {}
     order: list[int] = []
@@ -156,8 +206,9 @@ class Replayer:
     def add(self, lookup: Lookup) -> None:
         """Replay one lookup and count it."""
         cost = replay_one(lookup, self.new_config, self.resolver, fqdn=self.fqdn)
-        as_fqdn = cost if self.fqdn else replay_one(lookup, self.new_config, self.resolver,
-                                                    fqdn=True)
+        as_fqdn = (
+            cost if self.fqdn else replay_one(lookup, self.new_config, self.resolver, fqdn=True)
+        )
         self.n += 1
         self.before += lookup.queries
         self.after += cost.queries

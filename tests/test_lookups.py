@@ -556,3 +556,131 @@ def test_builder_without_config_infers_it():
         (CLIENT2, "httpd-example.", 6, 4),
         (CLIENT2, "kubernetes.default.", 4, 2),
     ]
+
+
+def test_lookup_json_is_what_json_dumps_writes():
+    """The report's hand-written JSON of a lookup is byte for byte json.dumps(record)."""
+    import json
+
+    from dnssniff.report.lookups import lookup_json, lookup_record
+
+    name = "google.com.default.svc.cluster.local."
+    autopath = [
+        txn(10.0, name, "A", "DATA", ancount=2, payload=_autopath_payload("A", "142.250.1.1")),
+        txn(
+            10.000006,
+            name,
+            "AAAA",
+            "DATA",
+            id=2,
+            ancount=2,
+            payload=_autopath_payload("AAAA", "2607:f8b0::1"),
+        ),
+    ]
+    lost = walkthrough(2000.0)
+    lost[-1] = txn(lost[-1].ts, "google.com.", "AAAA", "LOST", port=40008, id=109, retransmits=1)
+    odd = [txn(3000.0, 'we\\"ird\\\\.na\\000me.', "TXT", "SERVFAIL", tcp=True)]
+    truncated = [
+        txn(50.0, "big.example.", "A", "NOERROR", port=46000, id=1, tc=True, ancount=0),
+        txn(50.001, "big.example.", "A", "NXDOMAIN", port=46001, id=1, tcp=True),
+    ]
+    lookups, _ = run(autopath + lost + odd + truncated + getent_like())
+    assert len(lookups) == 5
+    for lookup in lookups:
+        assert lookup_json(lookup) == json.dumps(lookup_record(lookup))
+
+
+def getent_like():
+    names = [*expansions("httpd-example"), "httpd-example."]
+    out = [
+        txn(4000.0 + i * GAP, n, "AAAA", "NODATA" if i == 0 else "NXDOMAIN", port=41000 + i, id=i)
+        for i, n in enumerate(names)
+    ]
+    out.append(txn(4000.0 + 5 * GAP, names[0], "A", "DATA", port=41005, id=9, rtt=0.1234567891))
+    return out
+
+
+def test_report_numbers_are_written_as_json_dumps_writes_them():
+    from dnssniff.report.lookups import _num
+
+    values = [0.0, 1.0, 1e-05, 0.0001, 0.000448123, 0.0004485, 5.000001, 1700000000.000674]
+    values += [1700000355.4013, 0.1234565, 99999.9999995]
+    assert [_num(v) for v in values] == [repr(round(v, 6)) for v in values]
+
+
+def shop_expansions(base):
+    return [f"{base}.shop.svc.cluster.local.", *[f"{base}.{s}." for s in SUFFIXES[1:]]]
+
+
+def test_pods_of_another_namespace_walk_their_own_first_domain():
+    """A node-wide capture: the config says `default`, this pod lives in `shop`."""
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in shop_expansions("google.com")]
+    steps.append(("google.com.", "DATA", "DATA"))
+    txns = getaddrinfo(10.0, steps)
+    txns += getaddrinfo(11.0, [("redis.shop.svc.cluster.local.", "DATA", "NODATA")], port=41000)
+    txns += getaddrinfo(
+        12.0,
+        [
+            ("postgres.db.shop.svc.cluster.local.", "NXDOMAIN", "NXDOMAIN"),
+            ("postgres.db.svc.cluster.local.", "DATA", "NODATA"),
+        ],
+        port=42000,
+    )
+    txns.append(txn(13.0, "kubernetes.default.svc.cluster.local.", "A", "DATA", port=43000))
+    lookups, _ = run(txns)
+    got = [(lk.name, lk.queries, lk.wasted_queries, lk.namespace, lk.fqdn) for lk in lookups]
+    assert got == [
+        ("google.com.", 10, 8, "shop", False),
+        ("redis.", 2, 0, "shop", False),
+        ("postgres.db.", 4, 2, "shop", False),
+        # A alone for one name: asked as-is (dig, a health check), the pod's namespace kept
+        ("kubernetes.default.svc.cluster.local.", 1, 0, "shop", True),
+    ]
+    assert [lk.resolver for lk in lookups] == ["glibc", "glibc", "glibc", "dig"]
+
+
+def test_two_walks_of_one_name_at_once_from_one_pod():
+    """Two threads resolve google.com 0.7 ms apart; the second loses a reply at step 2.
+    Each step goes to the walk whose answers were in when it was sent."""
+    first = walkthrough(100.0, port=40000, id=100)
+    second = walkthrough(100.0007, port=50000, id=300)
+    lost = second[2]
+    second[2] = txn(lost.ts, lost.qname, "A", "NXDOMAIN", port=50002, id=302, retransmits=1)
+    # the second walk waits 5 s for that reply before its next step
+    second[4:] = [
+        txn(
+            t.ts + 5.0,
+            t.qname,
+            "A" if t.qtype == 1 else "AAAA",
+            "DATA" if t.qname == "google.com." else "NXDOMAIN",
+            port=t.flow.client_port,
+            id=t.id,
+        )
+        for t in second[4:]
+    ]
+    lookups, _ = run(first + second)
+    assert [(lk.start, lk.queries, lk.wasted_queries) for lk in lookups] == [
+        (100.0, 10, 8),
+        (100.0007, 11, 9),
+    ]
+    for lk in lookups:
+        ports = {t.flow.client_port // 10000 for t in lk.chain}
+        assert len(ports) == 1  # each walk kept its own sockets
+
+
+def test_lost_reply_then_the_same_name_again_is_two_lookups():
+    """A lost A (resent once, never answered) ends the walk; the pod asks again later
+    from a new socket: a new lookup, not a resend (glibc's attempts are used up)."""
+    txns = [
+        txn(10.0, "redis.default.svc.cluster.local.", "A", "LOST", retransmits=1, id=1),
+        txn(10.000006, "redis.default.svc.cluster.local.", "AAAA", "NODATA", id=2),
+    ]
+    txns += getaddrinfo(
+        12.0, [("redis.default.svc.cluster.local.", "DATA", "NODATA")], port=41000, id=10
+    )
+    lookups, _ = run(txns)
+    assert [(lk.queries, lk.wasted_queries, lk.outcome) for lk in lookups] == [
+        (3, 2, "TIMEOUT"),
+        (2, 0, "NOERROR"),
+    ]
+    assert [lk.resolver for lk in lookups] == ["glibc", "glibc"]

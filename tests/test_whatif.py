@@ -175,3 +175,20 @@ def test_best_ndots_prefers_the_smallest_change():
     assert change is not None
     assert change.label == "set dnsConfig options ndots: 2"
     assert (change.queries_before, change.queries_after) == (10, 2)
+
+
+def test_pods_of_another_namespace_replay_with_their_own_search_list():
+    from test_lookups import shop_expansions
+
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in shop_expansions("google.com")]
+    steps.append(("google.com.", "DATA", "DATA"))
+    txns = getaddrinfo(10.0, steps)
+    txns += getaddrinfo(11.0, [("redis.shop.svc.cluster.local.", "DATA", "NODATA")], port=41000)
+    txns.append(txn(12.0, "kubernetes.default.svc.cluster.local.", "A", "DATA", port=43000))
+    lookups = lookups_of(txns)
+    same = replay(lookups, K8S)
+    assert (same.queries_before, same.queries_after, same.unreachable) == (13, 13, 0)
+    # ndots:1: google.com is tried as-is first; redis still finds shop's service; the
+    # FQDN stays one query
+    lower = replay(lookups, replace(K8S, ndots=1))
+    assert (lower.queries_after, lower.unreachable) == (2 + 2 + 1, 0)

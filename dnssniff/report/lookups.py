@@ -18,14 +18,152 @@ from tabulate import tabulate
 from dnssniff.dnswire import answers_of
 from dnssniff.lookups import Lookup
 from dnssniff.lookupsummary import LookupTally, Totals
+from dnssniff.mnemonics import qclass_text, qtype_text, rcode_text
 from dnssniff.report import text
 from dnssniff.report.records import transaction_record
 from dnssniff.resolvconf import ResolverConfig
 
 LOOKUP_FIELDS = (
-    "client", "name", "qtypes", "start", "duration", "queries", "wasted_queries",
-    "wasted_time", "outcome", "answer_name", "answers", "resolver", "findings",
+    "client",
+    "name",
+    "qtypes",
+    "start",
+    "duration",
+    "queries",
+    "wasted_queries",
+    "wasted_time",
+    "outcome",
+    "answer_name",
+    "answers",
+    "resolver",
+    "findings",
 )
+
+
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps uses for str (C)
+_CACHE_MAX = 4096
+# Memos for the record texts that repeat from transaction to transaction: quoted strings
+# (addresses, names, mnemonics) and the JSON of a response's answers (keyed by the message
+# without its id). Bounded: cleared when full.
+_quoted: dict[object, str] = {}
+_answers_json: dict[bytes, tuple[str, tuple[str, ...]]] = {}
+
+
+def _q(value: str) -> str:
+    found = _quoted.get(value)
+    if found is None:
+        if len(_quoted) >= _CACHE_MAX:
+            _quoted.clear()
+        found = _quoted[value] = _json_str(value)
+    return found
+
+
+def _answers(response) -> tuple[str, tuple[str, ...]]:
+    """(the JSON list, the texts) of `answers_of(response)`, memoised.
+
+    Most answers repeat (the same service, the same external name), and decoding them is
+    the dearest part of a lookup's record.
+    """
+    key = response.payload[2:]
+    found = _answers_json.get(key)
+    if found is None:
+        if len(_answers_json) >= _CACHE_MAX:
+            _answers_json.clear()
+        texts = answers_of(response)
+        found = _answers_json[key] = (_json_list(texts), texts)
+    return found
+
+
+def _json_list(texts) -> str:
+    return "[" + ", ".join([_json_str(x) for x in texts]) + "]" if texts else "[]"
+
+
+def _num(x: float) -> str:
+    """`repr(round(x, 6))` (what json.dumps writes for the rounded value), ~2x faster.
+
+    Both round the exact binary value half-even to six decimals; for 1e-4 <= x < 1e15
+    the shortest repr of that double is the six-decimal text without trailing zeros.
+    """
+    if 0.0001 <= x < 1e15:
+        text = f"{x:.6f}"
+        text = text.rstrip("0")
+        return text + "0" if text[-1] == "." else text
+    return repr(round(x, 6))
+
+
+def _mnemonic(kind: str, value: int) -> str:
+    found = _quoted.get((kind, value))
+    if found is None:
+        text = {"qtype": qtype_text, "qclass": qclass_text, "rcode": rcode_text}[kind](value)
+        found = _quoted[(kind, value)] = _json_str(text)
+    return found
+
+
+def _txn_json(txn) -> str:
+    """`json.dumps(transaction_record(txn))`, written directly.
+
+    A lookup report holds every transaction of every chain: building the dict and
+    encoding it cost more than the whole lookup reconstruction, so the record's text is
+    formatted here with the same field order, separators and number forms (floats are
+    `repr(round(x, 6))`, as the json module writes them). `test_lookups` checks the
+    output is byte for byte what json.dumps gives.
+    """
+    flow = txn.flow
+    response = txn.response
+    query = txn.query
+    quoted = _quoted
+    if response is not None:
+        rcode = quoted.get(("rcode", response.rcode)) or _mnemonic("rcode", response.rcode)
+        answers = _answers(response)[0] if response.ancount else "[]"
+        tc = "true" if response.flags & 0x0200 else "false"
+        response_size = response.size
+    else:
+        rcode = "null"
+        answers = "[]"
+        tc = "false"
+        response_size = "null"
+    rtt = txn.rtt
+    return (
+        f'{{"ts": {_num(txn.ts)}, "proto": {quoted.get(flow.transport) or _q(flow.transport)}, '
+        f'"client": {quoted.get(flow.client) or _q(flow.client)}, '
+        f'"client_port": {flow.client_port}, '
+        f'"server": {quoted.get(flow.server) or _q(flow.server)}, '
+        f'"server_port": {flow.server_port}, '
+        f'"id": {txn.id}, "qname": {quoted.get(txn.qname) or _q(txn.qname)}, '
+        f'"qtype": {quoted.get(("qtype", txn.qtype)) or _mnemonic("qtype", txn.qtype)}, '
+        f'"qclass": {quoted.get(("qclass", txn.qclass)) or _mnemonic("qclass", txn.qclass)}, '
+        f'"status": {quoted.get(txn.status) or _status(txn.status)}, "rcode": {rcode}, '
+        f'"rtt": {"null" if rtt is None else _num(rtt)}, "answers": {answers}, '
+        f'"retransmits": {txn.retransmits}, "tc": {tc}, '
+        f'"query_size": {"null" if query is None else query.size}, '
+        f'"response_size": {response_size}}}'
+    )
+
+
+def _status(status) -> str:
+    found = _quoted[status] = _json_str(status.value)
+    return found
+
+
+def lookup_json(lookup: Lookup) -> str:
+    """`json.dumps(lookup_record(lookup))`, written directly (see `_txn_json`)."""
+    answers: list[str] = []
+    for txn in lookup.final:
+        r = txn.response
+        if r is not None and r.ancount:
+            answers.extend(_answers(r)[1])
+    chain = ", ".join([_txn_json(t) for t in lookup.chain])
+    return (
+        f'{{"client": {_q(lookup.client)}, "name": {_q(lookup.name)}, '
+        f'"qtypes": {_json_list(lookup.qtypes)}, "start": {_num(lookup.start)}, '
+        f'"duration": {_num(lookup.duration)}, "queries": {lookup.queries}, '
+        f'"wasted_queries": {lookup.wasted_queries}, '
+        f'"wasted_time": {_num(lookup.wasted_time)}, '
+        f'"outcome": {_q(lookup.outcome)}, '
+        f'"answer_name": {_q(lookup.answer_name)}, "answers": {_json_list(answers)}, '
+        f'"resolver": {_q(lookup.resolver)}, '
+        f'"findings": {_json_list(lookup.findings)}, "chain": [{chain}]}}'
+    )
 
 
 def lookup_record(lookup: Lookup) -> dict:
@@ -93,8 +231,9 @@ class LookupsJsonl:
 
     def footer(self, tally: LookupTally, config: ResolverConfig | None) -> str:
         lines = [{"type": "name", **totals_record("name", k, t)} for k, t in tally.ranked_names()]
-        lines += [{"type": "client", **totals_record("client", k, t)}
-                  for k, t in tally.ranked_clients()]
+        lines += [
+            {"type": "client", **totals_record("client", k, t)} for k, t in tally.ranked_clients()
+        ]
         return "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines)
 
 
@@ -143,7 +282,7 @@ class LookupsJson:
     def row(self, lookup: Lookup) -> str:
         sep = "\n" if self._first else ",\n"
         self._first = False
-        return sep + json.dumps(lookup_record(lookup))
+        return sep + lookup_json(lookup)
 
     def footer(self, tally: LookupTally, config: ResolverConfig | None) -> str:
         doc = {
@@ -177,10 +316,13 @@ class LookupsTable:
         if config is not None:
             search = " ".join(config.search) or "(none)"
             parts.append(
-                f"resolver config ({config.source}): search {search}; ndots:{config.ndots}")
+                f"resolver config ({config.source}): search {search}; ndots:{config.ndots}"
+            )
         else:
-            parts.append("resolver config: none given and none could be inferred "
-                         "(use --resolv-conf or --search/--ndots)")
+            parts.append(
+                "resolver config: none given and none could be inferred "
+                "(use --resolv-conf or --search/--ndots)"
+            )
         parts.append(
             f"{c(total.lookups)} lookups, {c(total.queries)} queries, "
             f"{c(total.wasted_queries)} wasted ({text.percent(total.wasted_queries, total.queries)}"
@@ -189,30 +331,80 @@ class LookupsTable:
         rows = []
         for lk in tally.worst()[: self.limit]:
             steps = len({(t.qname.lower(), t.qtype) for t in lk.chain})
-            rows.append((
-                lk.client, lk.name, "+".join(lk.qtypes), lk.outcome, lk.answer_name,
-                lk.queries, lk.wasted_queries, d(lk.wasted_time), d(lk.duration),
-                lk.resolver, f"{steps} questions", ", ".join(lk.findings),
-            ))
+            rows.append(
+                (
+                    lk.client,
+                    lk.name,
+                    "+".join(lk.qtypes),
+                    lk.outcome,
+                    lk.answer_name,
+                    lk.queries,
+                    lk.wasted_queries,
+                    d(lk.wasted_time),
+                    d(lk.duration),
+                    lk.resolver,
+                    f"{steps} questions",
+                    ", ".join(lk.findings),
+                )
+            )
         if rows:
-            parts += ["", "most wasteful lookups", tabulate(
-                rows, headers=("client", "name", "types", "outcome", "answered as", "queries",
-                               "wasted", "wasted time", "duration", "resolver", "chain",
-                               "findings"),
-                disable_numparse=True)]
-        for title, key, ranked in (("per name", "name", tally.ranked_names()),
-                                   ("per client", "client", tally.ranked_clients())):
+            parts += [
+                "",
+                "most wasteful lookups",
+                tabulate(
+                    rows,
+                    headers=(
+                        "client",
+                        "name",
+                        "types",
+                        "outcome",
+                        "answered as",
+                        "queries",
+                        "wasted",
+                        "wasted time",
+                        "duration",
+                        "resolver",
+                        "chain",
+                        "findings",
+                    ),
+                    disable_numparse=True,
+                ),
+            ]
+        for title, key, ranked in (
+            ("per name", "name", tally.ranked_names()),
+            ("per client", "client", tally.ranked_clients()),
+        ):
             rows = [
-                (k, c(t.lookups), c(t.queries), c(t.wasted_queries),
-                 text.percent(t.wasted_queries, t.queries), d(t.wasted_time),
-                 ", ".join(f"{o} {n}" for o, n in t.outcomes.most_common(3)))
+                (
+                    k,
+                    c(t.lookups),
+                    c(t.queries),
+                    c(t.wasted_queries),
+                    text.percent(t.wasted_queries, t.queries),
+                    d(t.wasted_time),
+                    ", ".join(f"{o} {n}" for o, n in t.outcomes.most_common(3)),
+                )
                 for k, t in ranked[: self.limit]
             ]
             if rows:
-                parts += ["", title, tabulate(
-                    rows, headers=(key, "lookups", "queries", "wasted", "wasted %",
-                                   "wasted time", "outcomes"),
-                    disable_numparse=True, colalign=("left",) + ("right",) * 5 + ("left",))]
+                parts += [
+                    "",
+                    title,
+                    tabulate(
+                        rows,
+                        headers=(
+                            key,
+                            "lookups",
+                            "queries",
+                            "wasted",
+                            "wasted %",
+                            "wasted time",
+                            "outcomes",
+                        ),
+                        disable_numparse=True,
+                        colalign=("left",) + ("right",) * 5 + ("left",),
+                    ),
+                ]
             if len(ranked) > self.limit:
                 parts.append(f"... and {c(len(ranked) - self.limit)} more")
         advice = tally.advice(config)
@@ -221,8 +413,12 @@ class LookupsTable:
         return "\n".join(parts) + "\n"
 
 
-LOOKUP_FORMATS = {"jsonl": LookupsJsonl, "json": LookupsJson, "csv": LookupsCsv,
-                  "table": LookupsTable}
+LOOKUP_FORMATS = {
+    "jsonl": LookupsJsonl,
+    "json": LookupsJson,
+    "csv": LookupsCsv,
+    "table": LookupsTable,
+}
 
 
 def lookups_formatter(fmt: str, limit: int = 20):

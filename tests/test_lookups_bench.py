@@ -1,0 +1,113 @@
+"""`lookups` against the benchmark generator's per-lookup ground truth.
+
+The generator (`bench/gen_capture.py`) plans every lookup itself, so it knows what each
+application asked and what it cost: 400 pods in 8 namespaces (so 8 different first search
+domains), glibc walks with A and AAAA on one socket, chatty pods running lookups of the
+same name at once, retransmissions after 5 s, unanswered queries, TCP retries, FQDNs
+asked for A alone. The builder infers the search list itself, as `dnssniff lookups` does
+without --resolv-conf.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dnssniff.api import lookups_of_file
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKETS = 20_000
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("gen_capture", ROOT / "bench" / "gen_capture.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_capture"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_generator()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    pcap, truth_path = folder / "pods.pcap", folder / "lookups.jsonl"
+    summary = gen.generate(pcap, PACKETS, seed=3, truth_lookups=truth_path)
+    truth = [json.loads(line) for line in truth_path.read_text().splitlines()]
+    got = []
+    _, builder = lookups_of_file(pcap, None, got.append)
+    return summary, truth, got, builder
+
+
+def _as_asked(name: str) -> str:
+    return name if name.endswith(".") else name + "."
+
+
+def test_truth_file_has_one_line_per_lookup(generated) -> None:
+    summary, truth, _, _ = generated
+    assert len(truth) == summary.lookups
+    assert sum(t["queries"] for t in truth) == summary.queries
+    assert set(truth[0]) == set(gen.LOOKUP_TRUTH_FIELDS)
+    kinds = Counter(t["name"] for t in truth)
+    assert kinds["redis"] > 0 and kinds["google.com"] > 0 and kinds[gen.BIG_NAME] > 0
+
+
+def test_truth_does_not_change_the_capture(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.pcap", tmp_path / "b.pcap"
+    gen.generate(a, 3000, seed=5)
+    gen.generate(b, 3000, seed=5, truth_lookups=tmp_path / "t.jsonl")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_lookups_are_reconstructed_exactly(generated) -> None:
+    _, truth, got, builder = generated
+    assert builder.config.search[1:] == (
+        "svc.cluster.local",
+        "cluster.local",
+        "us-central1-c.c.myproject.internal",
+    )
+    assert builder.config.ndots == 5
+    # Lookups start at the generator's planned time (its first query), per client.
+    found = {(lk.client, round(lk.start * 1e6)): lk for lk in got}
+    exact = 0
+    misses = []
+    for t in truth:
+        lk = found.get((t["client"], round(t["start"] * 1e6)))
+        if lk is not None and (lk.name, lk.queries, lk.wasted_queries) == (
+            _as_asked(t["name"]),
+            t["queries"],
+            t["wasted_queries"],
+        ):
+            exact += 1
+        else:
+            misses.append((t, lk and (lk.name, lk.queries, lk.wasted_queries)))
+    assert exact >= 0.99 * len(truth), misses[:5]
+    assert abs(len(got) - len(truth)) <= 0.01 * len(truth)
+
+
+def test_totals_and_outcomes_match(generated) -> None:
+    _, truth, got, _ = generated
+    assert sum(lk.queries for lk in got) == sum(t["queries"] for t in truth)
+    wasted = sum(t["wasted_queries"] for t in truth)
+    assert abs(sum(lk.wasted_queries for lk in got) - wasted) <= 0.01 * wasted
+    outcomes = Counter(t["outcome"] for t in truth)
+    assert Counter(lk.outcome for lk in got) == outcomes
+    # the generator imitates glibc (A+AAAA on one socket) and A-only FQDN checks
+    assert set(Counter(lk.resolver for lk in got)) <= {"glibc", "dig"}
+
+
+def test_namespaces_are_read_per_pod(generated) -> None:
+    _, _, got, _ = generated
+    in_cluster = [lk for lk in got if lk.name in ("redis.", "api.", "kafka.")]
+    assert in_cluster
+    for lk in in_cluster:
+        assert lk.answer_name == f"{lk.name}{lk.namespace}.svc.cluster.local."
+    # ("" for FQDN lookups of a pod before its first search walk showed its namespace)
+    assert {lk.namespace for lk in got} - {""} == {ns for ns, _ in gen.NAMESPACES}
