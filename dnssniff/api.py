@@ -6,6 +6,7 @@ This is the layer that opens files; the `Analyzer` below it never does I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from os import PathLike
 
 from dnssniff.capture import open_capture
@@ -61,19 +62,24 @@ def lookups_of_file(
     if on_builder is not None:
         on_builder(builder)
     feed, expire = builder.feed, builder.expire
-    last = [float("-inf")]
+    next_expire = [float("-inf")]
 
     def sink(txn: Transaction) -> None:
         if on_transaction is not None:
             on_transaction(txn)
-        for lookup in feed(txn):
-            on_lookup(lookup)
+        done = feed(txn)
+        if done:
+            for lookup in done:
+                on_lookup(lookup)
         # Close idle chains about once a second of packet time, not per transaction.
-        if txn.ts - last[0] >= 1.0:
-            last[0] = txn.ts
-            for lookup in expire(txn.ts):
+        ts = txn.ts
+        if ts >= next_expire[0]:
+            next_expire[0] = ts + 1.0
+            for lookup in expire(ts):
                 on_lookup(lookup)
 
+    # The `analyze` summary is not part of this report: skip its counting.
+    options = replace(options or AnalyzerOptions(), tally=False)
     report = analyze_file(paths, options, sink)
     for lookup in builder.flush():
         on_lookup(lookup)
