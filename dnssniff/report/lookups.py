@@ -9,8 +9,6 @@ The table shows the most wasteful lookups first, then the totals and the advice.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from tabulate import tabulate
@@ -241,30 +239,14 @@ class LookupsCsv:
     """One CSV row per lookup; the chain as 'name type rcode > ...'."""
 
     def __init__(self) -> None:
-        self._buf = io.StringIO()
-        self._writer = csv.writer(self._buf, lineterminator="\n")
-        self._writer.writerow((*LOOKUP_FIELDS, "chain"))
-
-    def _take(self) -> str:
-        value = self._buf.getvalue()
-        self._buf.seek(0)
-        self._buf.truncate()
-        return value
+        self._line = text.CsvLine()
 
     def header(self) -> str:
-        return self._take()
+        return self._line((*LOOKUP_FIELDS, "chain"))
 
     def row(self, lookup: Lookup) -> str:
         rec = lookup_record(lookup)
-        cells = []
-        for name in LOOKUP_FIELDS:
-            value = rec[name]
-            if isinstance(value, list):
-                value = " ".join(value)
-            cells.append(text.csv_cell(value) if isinstance(value, str) else value)
-        cells.append(text.csv_cell(_chain_text(rec)))
-        self._writer.writerow(cells)
-        return self._take()
+        return self._line([*(rec[name] for name in LOOKUP_FIELDS), _chain_text(rec)])
 
     def footer(self, tally: LookupTally, config: ResolverConfig | None) -> str:
         return ""

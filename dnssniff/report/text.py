@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,3 +41,29 @@ def csv_cell(value: str) -> str:
     if value and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
+
+
+class CsvLine:
+    """Turns one row of values into one safe CSV line (RFC 4180, '\\n' ends lines).
+
+    None becomes an empty cell, a list its items joined by spaces, and every string goes
+    through `csv_cell`. One StringIO is reused: a row is formatted, taken, and cleared.
+    """
+
+    def __init__(self) -> None:
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, lineterminator="\n")
+
+    def __call__(self, values) -> str:
+        cells = []
+        for value in values:
+            if value is None:
+                value = ""
+            elif isinstance(value, list):
+                value = " ".join(value)
+            cells.append(csv_cell(value) if isinstance(value, str) else value)
+        self._writer.writerow(cells)
+        line = self._buf.getvalue()
+        self._buf.seek(0)
+        self._buf.truncate()
+        return line

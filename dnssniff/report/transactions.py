@@ -8,8 +8,6 @@ A table must know every row to align its columns, so `TableFormat` keeps at most
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from tabulate import tabulate
@@ -54,33 +52,14 @@ class CsvFormat:
     """RFC 4180 CSV with a header row; answers joined by spaces; formulas neutralised."""
 
     def __init__(self) -> None:
-        self._buf = io.StringIO()
-        self._writer = csv.writer(self._buf, lineterminator="\n")
-
-    def _take(self) -> str:
-        value = self._buf.getvalue()
-        self._buf.seek(0)
-        self._buf.truncate()
-        return value
+        self._line = text.CsvLine()
 
     def header(self) -> str:
-        self._writer.writerow(TRANSACTION_FIELDS)
-        return self._take()
+        return self._line(TRANSACTION_FIELDS)
 
     def row(self, txn: Transaction) -> str:
         record = transaction_record(txn)
-        record["answers"] = " ".join(record["answers"])
-        cells = []
-        for name in TRANSACTION_FIELDS:
-            value = record[name]
-            if value is None:
-                cells.append("")
-            elif isinstance(value, str):
-                cells.append(text.csv_cell(value))
-            else:
-                cells.append(value)
-        self._writer.writerow(cells)
-        return self._take()
+        return self._line(record[name] for name in TRANSACTION_FIELDS)
 
     def footer(self) -> str:
         return ""
