@@ -4,8 +4,8 @@
           -> Correlator -> Transaction -> TransactionTally
 
 The `Analyzer` does no I/O and never reads the clock: a pcap replay and a live capture feed
-it the same `Frame`s and get the same answer. `analyze_capture` is the one loop over a
-capture file, kept tight because it runs once per packet.
+it the same `Frame`s and get the same answer. `Analyzer.feed_many` is the one loop over
+packets, kept tight because it runs once per packet; `run_capture` drives it over a file.
 """
 
 from __future__ import annotations
