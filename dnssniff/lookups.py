@@ -33,13 +33,18 @@ transactions, a client at most `max_chains_per_client` open chains; what is push
 is counted in `stats`, never dropped silently (an evicted chain is still reported).
 
 Speed: `lookups` must stay within 1.5x of `analyze` on the same capture, so the per-
-transaction path (`feed`, `_process`) and the per-lookup summary (`build_lookup`) are
-written as flat loops over locals, and name readings are cached per query name as sent.
+transaction path (`feed`, `_process_sorted`) and the per-lookup summary (`build_lookup`)
+are written as flat loops over locals, and name readings are cached per query name as sent.
+The commonest transaction (the second of an A/AAAA pair, on the socket of its chain's
+current step) is decided and added inline in the release loop; a chain keeps, as
+transactions join it, what its summary needs (lost, SERVFAIL, truncated, retransmitted,
+the first name with data, the query types), so `build_lookup` looks at the final name's
+one or two transactions only, not at every transaction again.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -79,6 +84,9 @@ _OTHER_RANK = 6
 
 _INFERRED = "inferred from traffic"
 _SENT = attrgetter("ts")
+_NEG_INF = float("-inf")
+_INF = float("inf")
+_UNSOLICITED = Status.UNSOLICITED
 
 # Match qualities (higher wins; see the module docstring).
 _Q_SOCKET = 3  # same name, same socket: the other query type or a resend
@@ -283,60 +291,129 @@ class _Chain:
     The current step is `txns[step_from:]` (they share `keys[-1]`); `step_end` is when its
     last answer came (or its last query timed out): the earliest a resolver sends the next
     name.
+
+    `add` also keeps what `build_lookup` needs (retransmissions, whether any reply was
+    lost, SERVFAIL or truncated, the first name that got data): it reads each reply there
+    anyway, and that spares the summary a second pass over every transaction.
     """
 
     __slots__ = (
         "client",
         "data_time",
+        "final_key",
         "first",
         "indexed",
         "keys",
         "last_activity",
+        "lost",
+        "maybe_dup",
+        "paired",
         "pass_start",
         "passes",
         "ports",
-        "qtypes",
+        "qs",
         "readings",
+        "retransmits",
+        "servfail",
         "step_end",
         "step_from",
+        "steps",
+        "truncated",
         "txns",
     )
 
-    def __init__(self, client: str, readings: dict[str, int]) -> None:
+    def __init__(
+        self,
+        client: str,
+        readings: dict[str, int],
+        txn: Transaction,
+        key: str,
+        timeout: float,
+        port: int,
+    ) -> None:
+        """Open a chain with its first transaction (`add` for an empty chain, inline: a
+        chain is made for every lookup)."""
         self.client = client
         self.readings = readings  # base -> position of the latest name
         self.first = readings  # base -> position of the first name
-        self.txns: list[Transaction] = []
-        self.keys: list[str] = []
+        # the index entries that point here (the cached readings are never mutated)
+        self.indexed: Iterable[str] = readings
+        self.txns: list[Transaction] = [txn]
+        self.keys: list[str] = [key]
+        self.qs: list[int] = [txn.qtype]  # the query type of each transaction (few: a list)
+        self.ports: list[int] = [port]  # sockets the chain's steps used (socket index entries)
         self.pass_start = 0
-        self.qtypes: set[int] = set()
-        self.data_time: float | None = None
-        self.last_activity = float("-inf")
         self.passes = 1
-        self.indexed: tuple[str, ...] = tuple(readings)  # the index entries that point here
         self.step_from = 0
-        self.step_end = float("-inf")
-        self.ports: list[int] = []  # sockets the chain's steps used (socket index entries)
-
-    def add(self, txn: Transaction, key: str, timeout: float) -> None:
-        keys = self.keys
-        if not keys or keys[-1] != key:
-            self.step_from = len(keys)
-            self.step_end = float("-inf")
-        self.txns.append(txn)
-        keys.append(key)
-        self.qtypes.add(txn.qtype)
+        self.steps = 1  # runs of one name in `keys`
+        # False: no (name, query type) was asked twice; True: perhaps (`_findings` looks)
+        self.maybe_dup = False
+        # A and AAAA of one name seen on one socket (set where `_process` sees it cheaply;
+        # when False, `guess_resolver` looks at the ports itself)
+        self.paired = False
+        self.retransmits = txn.retransmits  # sum of the transactions' retransmits
+        self.data_time: float | None = None
+        self.final_key: str | None = None  # key of the first transaction that got data
+        self.lost = False  # some transaction went unanswered
+        self.servfail = False
+        self.truncated = False  # some reply had TC=1
         r = txn.response
         if r is None:
+            self.lost = True
             times = txn.query_times
             activity = times[-1] if times else txn.ts
             end = activity + timeout
         else:
             activity = end = r.ts
-            if r.rcode == 0 and r.ancount > 0:
-                data_time = self.data_time
-                if data_time is None or activity < data_time:
+            rcode = r.rcode
+            if rcode == 0:
+                if r.ancount > 0:
                     self.data_time = activity
+                    self.final_key = key
+            elif rcode == 2:
+                self.servfail = True
+            if r.flags & TC_FLAG:
+                self.truncated = True
+        self.last_activity = activity if activity > _NEG_INF else _NEG_INF
+        self.step_end = end if end > _NEG_INF else _NEG_INF
+
+    def add(self, txn: Transaction, key: str, timeout: float) -> None:
+        keys = self.keys
+        if keys[-1] != key:
+            if key in keys:
+                self.maybe_dup = True
+            self.steps += 1
+            self.step_from = len(keys)
+            self.step_end = _NEG_INF
+        else:
+            self.maybe_dup = True
+        self.txns.append(txn)
+        keys.append(key)
+        self.qs.append(txn.qtype)
+        if txn.retransmits:
+            self.retransmits += txn.retransmits
+        r = txn.response
+        if r is None:
+            self.lost = True
+            times = txn.query_times
+            activity = times[-1] if times else txn.ts
+            end = activity + timeout
+        else:
+            activity = end = r.ts
+            rcode = r.rcode
+            if rcode == 0:
+                if r.ancount > 0:
+                    data_time = self.data_time
+                    if data_time is None:
+                        # the first transaction with data: its name is the one that answered
+                        self.data_time = activity
+                        self.final_key = key
+                    elif activity < data_time:
+                        self.data_time = activity
+            elif rcode == 2:
+                self.servfail = True
+            if r.flags & TC_FLAG:
+                self.truncated = True
         if activity > self.last_activity:
             self.last_activity = activity
         if end > self.step_end:
@@ -377,59 +454,71 @@ class LookupBuilder:
         self.max_clients = max_clients
         self.stats = LookupStats()
         self._readings = _Readings(config) if config is not None else None
+        # its cache, looked up directly on the per-transaction path
+        self._reading_cache = self._readings.cache if self._readings is not None else {}
         # The reorder buffer: transactions by the whole second they were sent in. Each
         # second is sorted once when released (a stable sort keeps arrival order for equal
         # times): cheaper than a heap push and pop per transaction.
         self._buckets: dict[int, list[Transaction]] = {}
-        self._held = 0
+        self._cur: list[Transaction] = []  # the newest second's bucket (see `feed`)
+        self._cur_second = 0
+        self._cur_lo = _INF
+        self._cur_hi = _NEG_INF
+        # Transactions held, in the reorder buffer or in open chains: one counter, as a
+        # transaction moving from one to the other changes nothing (see `max_open`).
+        self._open = 0
         self._chains: dict[str, list[_Chain]] = {}
-        self._index: dict[str, dict[str, list[_Chain]]] = {}  # client -> base -> chains
+        # client -> base -> the open chains read with that base, oldest first: one chain
+        # itself (nearly always), or a list of two or more (saves a list per entry)
+        self._index: dict[str, dict[str, _Chain | list[_Chain]]] = {}
         self._namespaces: dict[str, str] = {}  # client -> namespace seen in its lookups
         # client -> source port -> the open chain whose latest step used that socket: the
         # second query of a glibc/musl pair (and a resend) finds its chain in one lookup.
         self._sockets: dict[str, dict[int, _Chain]] = {}
-        self._in_chains = 0
         self._clock = float("-inf")  # latest packet time seen
         self._released = float("-inf")  # every transaction sent before this is processed
 
     @property
     def open_transactions(self) -> int:
         """Transactions held now (reorder buffer plus open chains); at most about max_open."""
-        return self._held + self._in_chains
+        return self._open
 
     # -- streaming interface -------------------------------------------------------------
 
     def feed(self, txn: Transaction) -> list[Lookup]:
         """Accept one transaction; return the lookups it allowed to be completed."""
-        if txn.status is Status.UNSOLICITED:
+        if txn.status is _UNSOLICITED:
             self.stats.unsolicited += 1
             return []
         self.stats.transactions += 1
+        ts = txn.ts
         r = txn.response
         if r is not None:
             seen = r.ts
         else:
             times = txn.query_times
-            seen = times[-1] if times else txn.ts
-        if seen > self._clock:
-            self._clock = seen
-        ts = txn.ts
-        if ts < self._released and self._readings is not None:
+            seen = times[-1] if times else ts
+        clock = self._clock
+        if seen > clock:
+            self._clock = clock = seen
+        released = self._released
+        if ts < released and self._readings is not None:
             self.stats.late += 1
+            self._open += 1
             out: list[Lookup] = []
             self._process(txn, out)
             return out
-        second = int(ts)
-        bucket = self._buckets.get(second)
-        if bucket is None:
-            self._buckets[second] = [txn]
+        # Nearly every transaction belongs to the newest second: its bucket is kept at
+        # hand (`_cur_lo <= ts < _cur_hi` is `int(ts) == second` for a second >= 1).
+        if self._cur_lo <= ts < self._cur_hi:
+            self._cur.append(txn)
         else:
-            bucket.append(txn)
-        self._held += 1
+            self._hold(ts, txn)
+        self._open += 1
         out = []
-        if self._clock - self.reorder >= self._released + 1.0:
-            self._release(self._clock - self.reorder, out)
-        if self._held + self._in_chains > self.max_open:
+        if clock - self.reorder >= released + 1.0:
+            self._release(clock - self.reorder, out)
+        if self._open > self.max_open:
             self._bound(out)
         return out
 
@@ -459,15 +548,33 @@ class LookupBuilder:
         sample = [t for bucket in self._buckets.values() for t in bucket]
         self.config = infer_config(sample, window=self.window) or ResolverConfig(source=_INFERRED)
         self._readings = _Readings(self.config)
+        self._reading_cache = self._readings.cache
+
+    def _hold(self, ts: float, txn: Transaction) -> None:
+        """Put `txn` in the bucket of its second; keep the newest bucket at hand."""
+        second = int(ts)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = [txn]
+        else:
+            bucket.append(txn)
+        if second >= 1 and (second > self._cur_second or self._cur_lo == _INF):
+            self._cur = bucket
+            self._cur_second = second
+            self._cur_lo = float(second)
+            self._cur_hi = float(second + 1)
+
+    def _forget_current(self) -> None:
+        """A bucket left the table: the one at hand may be gone."""
+        self._cur_lo = _INF
+        self._cur_hi = _NEG_INF
 
     def _release_second(self, second: int, out: list[Lookup]) -> None:
         bucket = self._buckets.pop(second)
-        self._held -= len(bucket)
+        self._forget_current()
         if len(bucket) > 1:
             bucket.sort(key=_SENT)
-        process = self._process
-        for txn in bucket:
-            process(txn, out)
+        self._process_sorted(bucket, out)
         if second + 1 > self._released:
             self._released = second + 1
 
@@ -496,7 +603,7 @@ class LookupBuilder:
         if buckets:
             self._ensure_config()
         process = self._process
-        while buckets and self._held + self._in_chains > target:
+        while buckets and self._open > target:
             first = min(buckets)
             bucket = buckets[first]
             bucket.sort(key=_SENT)
@@ -504,19 +611,19 @@ class LookupBuilder:
             del bucket[:256]
             if not bucket:
                 del buckets[first]
-            self._held -= len(chunk)
+                self._forget_current()
             self.stats.forced += len(chunk)
             for txn in chunk:
                 if txn.ts > self._released:
                     self._released = txn.ts
                 process(txn, out)
             self._close_idle(out)
-        if self._held + self._in_chains > target:
+        if self._open > target:
             chains = sorted(
                 (c for cs in self._chains.values() for c in cs), key=lambda c: c.last_activity
             )
             for chain in chains:
-                if self._held + self._in_chains <= target:
+                if self._open <= target:
                     break
                 self.stats.chains_evicted += 1
                 self._close(chain, out)
@@ -533,8 +640,10 @@ class LookupBuilder:
         if cidx is not None:
             for base in chain.indexed:
                 entries = cidx.get(base)
-                if entries is not None:
-                    entries.remove(chain)
+                if entries is chain:
+                    del cidx[base]
+                elif entries is not None:
+                    entries.remove(chain)  # type: ignore[union-attr]
                     if not entries:
                         del cidx[base]
             sockets = self._sockets.get(client)
@@ -546,7 +655,7 @@ class LookupBuilder:
                     del self._sockets[client]
             if not cidx:
                 del self._index[client]
-        self._in_chains -= len(chain.txns)
+        self._open -= len(chain.txns)
         self.stats.lookups += 1
         lookup = build_lookup(chain, self.config or ResolverConfig())
         namespaces = self._namespaces
@@ -561,67 +670,151 @@ class LookupBuilder:
                 lookup.namespace = known
         out.append(lookup)
 
-    def _socket(self, chain: _Chain, client: str, port: int) -> None:
-        sockets = self._sockets.get(client)
-        if sockets is None:
-            sockets = self._sockets[client] = {}
-        sockets[port] = chain
-        chain.ports.append(port)
-
     def _idle(self, chain: _Chain, now: float) -> bool:
         idle = now - chain.last_activity
         return idle > self.window or (idle > self.grace and _finished(chain, self.config))
 
     def _close_idle(self, out: list[Lookup]) -> None:
         now = self._released
-        for chains in list(self._chains.values()):
-            for chain in [c for c in chains if self._idle(c, now)]:
-                self._close(chain, out)
+        window = self.window
+        grace = self.grace
+        config = self.config
+        # Every open chain, once a second: one pass over all clients (`_idle` inline),
+        # then the closing, in the same order (closing one chain leaves the others idle
+        # or not as they were).
+        idle_chains = [
+            c
+            for chains in self._chains.values()
+            for c in chains
+            if (idle := now - c.last_activity) > window or (idle > grace and _finished(c, config))
+        ]
+        for chain in idle_chains:
+            self._close(chain, out)
 
     def _process(self, txn: Transaction, out: list[Lookup]) -> None:
-        flow = txn.flow
-        client = flow.client
-        key, readings = self._readings.of(txn.qname)  # type: ignore[union-attr]
+        """Match one transaction (see `_process_sorted`)."""
+        self._process_sorted((txn,), out)
+
+    def _process_sorted(self, txns: Iterable[Transaction], out: list[Lookup]) -> None:
+        """Match transactions, in the order given: each joins the open chain it continues,
+        or starts one.
+
+        The commonest case, a third to a half of all transactions (the second question of
+        a glibc or musl pair, on the socket of the chain's current step), is decided and
+        added right here in the loop; the rest goes to `_process_slow`.
+        """
+        reading_cache = self._reading_cache
+        all_sockets = self._sockets
+        grace = self.grace
+        for txn in txns:
+            flow = txn.flow
+            client = flow.client
+            port = flow.client_port
+            qname = txn.qname
+            found = reading_cache.get(qname)
+            if found is None:
+                found = self._readings.of(qname)  # type: ignore[union-attr]
+            key, readings = found
+            ts = txn.ts
+            sockets = all_sockets.get(client)
+            if sockets is not None:
+                # Fast path: the same name on the socket of a chain's current step.
+                hint = sockets.get(port)
+                if hint is not None and hint.keys[-1] == key and ts - hint.last_activity <= grace:
+                    # The usual case inline: the step so far is one question of the other
+                    # type on this socket (glibc's and musl's A and AAAA), what `_same_step`
+                    # rates _Q_SOCKET; it is also the evidence `guess_resolver` looks for.
+                    # (The first question of a step or pass comes through `_process_slow`,
+                    # which appends its port to `ports`: when it is the step's only one,
+                    # `ports[-1]` is its port.)
+                    start = hint.step_from
+                    if hint.pass_start > start:
+                        start = hint.pass_start
+                    qtype = txn.qtype
+                    htxns = hint.txns
+                    other = hint.qs[start]
+                    if len(htxns) - start == 1 and other != qtype and hint.ports[-1] == port:
+                        if (qtype == 28 and other == 1) or (qtype == 1 and other == 28):
+                            hint.paired = True
+                        if start != hint.step_from:
+                            hint.maybe_dup = True
+                        quality = _Q_SOCKET
+                    else:
+                        quality = _same_step(hint, txn, self.config.attempts)  # type: ignore[union-attr]
+                        hint.maybe_dup = True
+                    if quality == _Q_SOCKET:
+                        # `hint.add` inline, less the change of step: keep the two in step.
+                        htxns.append(txn)
+                        hint.keys.append(key)
+                        hint.qs.append(qtype)
+                        if txn.retransmits:
+                            hint.retransmits += txn.retransmits
+                        r = txn.response
+                        if r is None:
+                            hint.lost = True
+                            times = txn.query_times
+                            activity = times[-1] if times else ts
+                            end = activity + self.config.timeout  # type: ignore[union-attr]
+                        else:
+                            activity = end = r.ts
+                            rcode = r.rcode
+                            if rcode == 0:
+                                if r.ancount > 0:
+                                    data_time = hint.data_time
+                                    if data_time is None:
+                                        hint.data_time = activity
+                                        hint.final_key = key
+                                    elif activity < data_time:
+                                        hint.data_time = activity
+                            elif rcode == 2:
+                                hint.servfail = True
+                            if r.flags & TC_FLAG:
+                                hint.truncated = True
+                        if activity > hint.last_activity:
+                            hint.last_activity = activity
+                        if end > hint.step_end:
+                            hint.step_end = end
+                        if len(htxns) >= MAX_CHAIN:
+                            self.stats.chains_cut += 1
+                            self._close(hint, out)
+                        continue
+            self._process_slow(txn, client, port, key, readings, ts, out)
+
+    def _process_slow(
+        self,
+        txn: Transaction,
+        client: str,
+        port: int,
+        key: str,
+        readings: dict[str, int],
+        ts: float,
+        out: list[Lookup],
+    ) -> None:
+        """Find the open chain `txn` continues best (closing idle ones met on the way),
+        or start one."""
         config = self.config
         timeout = config.timeout  # type: ignore[union-attr]
         attempts = config.attempts  # type: ignore[union-attr]
-        sockets = self._sockets.get(client)
-        if sockets is not None:
-            # Fast path: the same name on the socket of a chain's current step.
-            hint = sockets.get(flow.client_port)
-            if (
-                hint is not None
-                and hint.keys[-1] == key
-                and txn.ts - hint.last_activity <= self.grace
-                and _same_step(hint, txn, attempts) == _Q_SOCKET
-            ):
-                hint.add(txn, key, timeout)
-                self._in_chains += 1
-                if len(hint.txns) >= MAX_CHAIN:
-                    self.stats.chains_cut += 1
-                    self._close(hint, out)
-                return
         cidx = self._index.get(client)
         best: _Chain | None = None
         best_match: dict[str, int] | None = None
         best_quality = 0
         new_pass = False
         if cidx is not None:
-            ts = txn.ts
             tried: list[_Chain] = []
             window = self.window
             grace = self.grace
             for base in readings:
                 entries = cidx.get(base)
-                if not entries:
+                if entries is None:
                     continue
                 # Newest chain first: of equal matches, the most recent chain wins.
-                for chain in reversed(entries):
+                for chain in reversed(entries) if entries.__class__ is list else (entries,):  # type: ignore[arg-type]
                     if chain in tried:
                         continue
                     tried.append(chain)
                     idle = ts - chain.last_activity
-                    if idle > window or (idle > grace and _finished(chain, self.config)):
+                    if idle > window or (idle > grace and _finished(chain, config)):
                         self._close(chain, out)
                         continue
                     match, quality, again = _match(chain, txn, key, readings, ts, attempts)
@@ -643,17 +836,22 @@ class LookupBuilder:
                 best.first = {b: p for b, p in best.first.items() if b in best_match}
             best.readings = best_match
             best.add(txn, key, timeout)
-            self._socket(best, client, flow.client_port)
-            self._in_chains += 1
+            # (closing idle chains above may have dropped the client's socket table)
+            sockets = self._sockets.get(client)
+            if sockets is None:
+                sockets = self._sockets[client] = {}
+            sockets[port] = best
+            best.ports.append(port)
             if len(best.txns) >= MAX_CHAIN:
                 self.stats.chains_cut += 1
                 self._close(best, out)
             return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
-        chain = _Chain(client, readings)
-        chain.add(txn, key, timeout)
-        self._socket(chain, client, flow.client_port)
-        self._in_chains += 1
+        chain = _Chain(client, readings, txn, key, timeout, port)
+        sockets = self._sockets.get(client)
+        if sockets is None:
+            sockets = self._sockets[client] = {}
+        sockets[port] = chain
         # (closing idle chains above may have dropped the client's index)
         cidx = self._index.get(client)
         if cidx is None:
@@ -661,16 +859,18 @@ class LookupBuilder:
         for base in readings:
             entries = cidx.get(base)
             if entries is None:
-                cidx[base] = [chain]
+                cidx[base] = chain
+            elif entries.__class__ is list:
+                entries.append(chain)  # type: ignore[union-attr]
             else:
-                entries.append(chain)
+                cidx[base] = [entries, chain]  # type: ignore[list-item]
         chains = self._chains.get(client)
         if chains is None:
             self._chains[client] = [chain]
             return
         chains.append(chain)
         if len(chains) > self.max_chains_per_client:
-            for old in [c for c in chains if self._idle(c, txn.ts)]:
+            for old in [c for c in chains if self._idle(c, ts)]:
                 self._close(old, out)
             if len(chains) > self.max_chains_per_client:
                 self.stats.chains_evicted += 1
@@ -719,7 +919,7 @@ def _match(
                 ok[base] = pos
                 if same_step > quality:
                     quality = same_step
-        elif open_walk and txn.qtype not in chain.qtypes:
+        elif open_walk and txn.qtype not in chain.qs:
             ok[base] = pos
             new_pass = True
             q = _Q_STEP if ts >= chain.step_end - _CLOCK_SLACK else _Q_LOOSE
@@ -772,7 +972,7 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
     return 0
 
 
-def _choose_base(chain: _Chain) -> tuple[str, bool]:
+def _choose_base(chain: _Chain, qtypes: set[int]) -> tuple[str, bool]:
     """The reading of the chain that names what the application asked for, and whether
     that is the name as-is with a trailing dot.
 
@@ -796,7 +996,7 @@ def _choose_base(chain: _Chain) -> tuple[str, bool]:
     keys = chain.keys
     key0 = keys[0]
     if (
-        (best_pos != 0 or (len(chain.qtypes) == 1 and 1 in chain.qtypes))
+        (best_pos != 0 or (len(qtypes) == 1 and 1 in qtypes))
         and key0 in first
         and keys.count(key0) == len(keys)
     ):
@@ -819,102 +1019,152 @@ def _pick_useful_fast(txns: list[Transaction]) -> Transaction:
     return pick_useful(txns)
 
 
-def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
-    """Summarise a closed chain as a `Lookup` (cost, outcome, resolver guess, findings).
-
-    An unanswered transaction ends `config.timeout` after its last transmission. One pass
-    over the chain gathers everything the summary and the findings need: it runs once per
-    lookup, a hundred thousand times on a large capture.
-    """
-    timeout = config.timeout
+def _useful_of(chain: _Chain, final_key: str) -> tuple[Transaction, ...]:
+    """Per query type, in order of first appearance: the transaction of `final_key` whose
+    reply the resolver used (see `pick_useful`)."""
     txns = chain.txns
     keys = chain.keys
-    first = txns[0]
-    base, fqdn = _choose_base(chain)
-    name = (first.qname[: len(base)] + ".") if base else "."
-    queries = 0
-    end = float("-inf")
-    final_key: str | None = None
-    retransmitted = lost = servfail = truncated = tcp = False
-    for t, k in zip(txns, keys, strict=True):
-        queries += 1 + t.retransmits
-        if t.retransmits:
-            retransmitted = True
+    step_from = chain.step_from
+    n = len(keys)
+    # The common case: the final name is the current step and was not asked before it.
+    if final_key == keys[-1] and keys.count(final_key) == n - step_from:
+        if step_from == n - 1:
+            return (txns[-1],)
+        qs = chain.qs
+        if step_from == n - 2 and qs[-1] != qs[-2]:
+            return (txns[-2], txns[-1])
+        run = txns[step_from:]
+    else:
+        run = [t for t, k in zip(txns, keys, strict=True) if k == final_key]
+    by_type: dict[int, list[Transaction]] = {}
+    for t in run:
+        found = by_type.get(t.qtype)
+        if found is None:
+            by_type[t.qtype] = [t]
+        else:
+            found.append(t)
+    return tuple([_pick_useful_fast(ts) for ts in by_type.values()])
+
+
+def _chain_end(txns: list[Transaction], timeout: float) -> float:
+    """When the last reply came or the last unanswered query timed out."""
+    end = _NEG_INF
+    for t in txns:
         r = t.response
         if r is None:
-            lost = True
             times = t.query_times
             e = (times[-1] if times else t.ts) + timeout
         else:
             e = r.ts
-            rcode = r.rcode
-            if rcode == 0:
-                if final_key is None and r.ancount > 0:
-                    final_key = k
-            elif rcode == 2:
-                servfail = True
-            if r.flags & TC_FLAG:
-                truncated = True
-        if t.flow.transport != "udp":
-            tcp = True
         if e > end:
             end = e
+    return end
+
+
+def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
+    """Summarise a closed chain as a `Lookup` (cost, outcome, resolver guess, findings).
+
+    An unanswered transaction ends `config.timeout` after its last transmission. It runs
+    once per lookup, a hundred thousand times on a large capture: what needs every reply
+    was gathered by `_Chain.add`, and the rest looks at the final name's one or two
+    transactions and at the chain's query types, read once here for the findings and the
+    resolver guess.
+    """
+    txns = chain.txns
+    keys = chain.keys
+    first = txns[0]
+    qtypes_set = set(chain.qs)
+    base, fqdn = _choose_base(chain, qtypes_set)
+    name = (first.qname[: len(base)] + ".") if base else "."
+    queries = len(txns) + chain.retransmits
+    # Without an unanswered transaction the chain ends at its latest reply.
+    end = _chain_end(txns, config.timeout) if chain.lost else chain.last_activity
+    final_key = chain.final_key
     if final_key is None:
         final_key = keys[-1]
-    by_type: dict[int, list[Transaction]] = {}
-    for t, k in zip(txns, keys, strict=True):
-        if k == final_key:
-            found = by_type.get(t.qtype)
-            if found is None:
-                by_type[t.qtype] = [t]
-            else:
-                found.append(t)
-    useful = tuple([_pick_useful_fast(ts) for ts in by_type.values()])
+    # (the usual case of `_useful_of` inline: A and AAAA of the last name, asked once)
+    n = len(keys)
+    step_from = chain.step_from
+    if step_from == n - 2 and final_key == keys[-1] and keys.count(final_key) == 2:
+        qs = chain.qs
+        useful = (txns[-2], txns[-1]) if qs[-1] != qs[-2] else _useful_of(chain, final_key)
+    else:
+        useful = _useful_of(chain, final_key)
     start = first.ts
-    with_data = [t for t in useful if _has_data(t)]
-    answered = [t for t in useful if t.response is not None]
-    candidates = with_data or answered or useful
-    used = candidates[0] if len(candidates) == 1 else min(candidates, key=_last_sent)
-    wasted_time = _last_sent(used) - start
+    # One pass over the useful transactions: the reply used (the first with data, else
+    # the first answered, else any; the earliest sent of those) and the best outcome.
+    with_data = answered = fallback = None
+    data_sent = answered_sent = fallback_sent = _INF
+    n_answered = 0
+    several_answers = False  # some useful reply holds 2+ records (autopath's CNAME)
+    best_rank = _OTHER_RANK + 1
+    outcome = ""
+    for t in useful:
+        times = t.query_times
+        sent = times[-1] if times else t.ts
+        if sent < fallback_sent:
+            fallback, fallback_sent = t, sent
+        r = t.response
+        if r is None:
+            result = "TIMEOUT"
+        else:
+            n_answered += 1
+            if sent < answered_sent:
+                answered, answered_sent = t, sent
+            rcode = r.rcode
+            if rcode == 0:
+                if r.ancount > 0:
+                    result = "NOERROR"
+                    if r.ancount > 1:
+                        several_answers = True
+                    if sent < data_sent:
+                        with_data, data_sent = t, sent
+                else:
+                    result = "NODATA"
+            else:
+                result = rcode_text(rcode)
+        rank = _OUTCOME_RANK.get(result, _OTHER_RANK)
+        if rank < best_rank:
+            best_rank, outcome = rank, result
+    if with_data is not None:
+        used, used_sent = with_data, data_sent
+    elif answered is not None:
+        used, used_sent = answered, answered_sent
+    else:
+        used, used_sent = fallback, fallback_sent
+    wasted_time = used_sent - start
     if wasted_time < 0.0:
         wasted_time = 0.0
-    if len(useful) == 1:
-        outcome = reply_result(useful[0])
-    else:
-        outcome = min(
-            (reply_result(t) for t in useful), key=lambda r: _OUTCOME_RANK.get(r, _OTHER_RANK)
-        )
-    findings = _findings(
-        chain, base, final_key, useful, retransmitted, lost, servfail, truncated, tcp
-    )
-    qtypes_set = chain.qtypes
+    findings = _findings(chain, base, final_key, useful, several_answers)
     if len(qtypes_set) == 2 and 1 in qtypes_set and 28 in qtypes_set:
         qtypes: tuple[str, ...] = ("A", "AAAA")
     else:
         qtypes = tuple([qtype_text(q) for q in sorted(qtypes_set)])
+    # positional: a dataclass builds faster without keyword matching (field order above)
     return Lookup(
-        client=chain.client,
-        name=name,
-        qtypes=qtypes,
-        start=start,
-        duration=end - start,
-        queries=queries,
+        chain.client,
+        name,
+        qtypes,
+        start,
+        end - start,
+        queries,
         # a question that never got a reply was sent for nothing, even at the final name
-        wasted_queries=queries - len(answered),
-        wasted_time=wasted_time,
-        outcome=outcome,
-        answer_name=used.qname,
-        answers=(),
-        resolver=guess_resolver(chain, base, config),
-        chain=tuple(txns),
-        findings=findings,
-        final=useful,
-        namespace=_namespace_of(keys, base, config),
-        fqdn=fqdn,
+        queries - n_answered,
+        wasted_time,
+        outcome,
+        used.qname,  # type: ignore[union-attr]
+        (),
+        guess_resolver(chain, base, config, qtypes_set),
+        tuple(txns),
+        findings,
+        useful,
+        _namespace_of(keys, base, config),
+        fqdn,
     )
 
 
-_last_suffix: list = [None, None]  # (config, its namespace_suffix): one config per run
+# (config, its namespace_suffix, {name key: (base, namespace) or None}): one config per run
+_last_suffix: list = [None, None, {}]
 
 
 def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
@@ -923,17 +1173,37 @@ def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
         suffix = _last_suffix[1]
     else:
         suffix = namespace_suffix(config)
-        _last_suffix[0], _last_suffix[1] = config, suffix
+        _last_suffix[0], _last_suffix[1], _last_suffix[2] = config, suffix, {}
     if suffix is None or not base:
         return ""
-    head = base + "."
-    tail = "." + suffix
+    # Each name is `base.<namespace>.<suffix>` for at most one base (the namespace has no
+    # dot), so that reading is cached per name.
+    split_of = _last_suffix[2]
+    previous = None
     for key in keys:
-        if key.startswith(head) and key.endswith(tail):
-            label = key[len(head) : len(key) - len(tail)]
-            if label and "." not in label:
-                return label
+        if key is previous:
+            continue
+        previous = key
+        split = split_of.get(key, False)
+        if split is False:
+            split = _namespace_split(key, suffix)
+            if len(split_of) >= 50_000:
+                split_of.clear()
+            split_of[key] = split
+        if split is not None and split[0] == base:
+            return split[1]
     return ""
+
+
+def _namespace_split(key: str, suffix: str) -> tuple[str, str] | None:
+    """(base, namespace) when `key` is `base.<namespace>.<suffix>`, else None."""
+    end = len(key) - len(suffix) - 1
+    if end <= 0 or not key.endswith(suffix) or key[end] != ".":
+        return None
+    dot = key.rfind(".", 0, end)
+    if dot < 0 or dot + 1 == end:
+        return None
+    return key[:dot], key[dot + 1 : end]
 
 
 def _is_autopath(useful: tuple[Transaction, ...], base: str, final_key: str) -> bool:
@@ -956,47 +1226,38 @@ def _findings(
     base: str,
     final_key: str,
     useful: tuple[Transaction, ...],
-    retransmitted: bool,
-    lost: bool,
-    servfail: bool,
-    truncated: bool,
-    tcp: bool,
+    several_answers: bool,
 ) -> tuple[str, ...]:
     txns = chain.txns
     keys = chain.keys
+    qtype_list = chain.qs
     out: list[str] = []
-    if keys[0] != keys[-1] or keys.count(keys[0]) != len(keys):
+    if chain.steps > 1:
         out.append("search-list expansion")
-    if _is_autopath(useful, base, final_key):
+    if several_answers and final_key != base and _is_autopath(useful, base, final_key):
         out.append("autopath")
     if chain.passes > 1:
         out.append("separate query-type passes")
-    if retransmitted:
+    if chain.retransmits:
         out.append("retransmission")
-    else:
+    elif chain.maybe_dup and len(set(zip(keys, qtype_list, strict=True))) != len(keys):
+        # a question asked twice: a resend, unless it is the TCP retry of a truncated reply
         seen: dict[tuple[str, int], int] = {}
-        for t, k in zip(txns, keys, strict=True):
-            q = (k, t.qtype)
+        for q in zip(keys, qtype_list, strict=True):
             seen[q] = seen.get(q, 0) + 1
-        if len(seen) != len(txns) and any(
-            n > 1 and not _tcp_retry_only(chain, k, q) for (k, q), n in seen.items()
-        ):
+        if any(n > 1 and not _tcp_retry_only(chain, k, q) for (k, q), n in seen.items()):
             out.append("retransmission")
-    if truncated:
+    if chain.truncated:
         cut = {k for t, k in zip(txns, keys, strict=True) if _truncated_udp(t)}
         if cut:
-            over_tcp = (
-                {k for t, k in zip(txns, keys, strict=True) if t.flow.transport == "tcp"}
-                if tcp
-                else set()
-            )
+            over_tcp = {k for t, k in zip(txns, keys, strict=True) if t.flow.transport == "tcp"}
             if cut & over_tcp:
                 out.append("tcp retry after truncation")
             if cut - over_tcp:
                 out.append("truncated without tcp retry")
-    if lost:
+    if chain.lost:
         out.append("timeout")
-    if servfail:
+    if chain.servfail:
         out.append("servfail")
     return tuple(out)
 
@@ -1012,18 +1273,21 @@ def _tcp_retry_only(chain: _Chain, key: str, qtype: int) -> bool:
     return len(same) == 2 and _truncated_udp(same[0]) and same[1].flow.transport == "tcp"
 
 
-def guess_resolver(chain: _Chain, base: str, config: ResolverConfig) -> str:
+def guess_resolver(
+    chain: _Chain, base: str, config: ResolverConfig, qtypes: set[int] | None = None
+) -> str:
     """Name the stub resolver from the shape of the chain (see DESIGN.md, "Lookups").
 
     Two query types for one name from two source ports: Go. One port: glibc, unless it
     stopped where glibc goes on (NODATA/SERVFAIL before the end of the list, or no search
     at all for a failing name with enough dots): musl. Only A, one absolute name where a
     searching resolver would have expanded it: dig. A through the list and AAAA only for the
-    name that answered: nslookup.
+    name that answered: nslookup. `qtypes` is the set of the chain's query types, when the
+    caller has it.
     """
-    txns = chain.txns
     keys = chain.keys
-    qtypes = chain.qtypes
+    if qtypes is None:
+        qtypes = set(chain.qs)
     if len(qtypes) == 1 and 1 in qtypes:
         if keys.count(base) == len(keys) and config.search and count_dots(base) < config.ndots:
             return "dig"
@@ -1034,34 +1298,34 @@ def guess_resolver(chain: _Chain, base: str, config: ResolverConfig) -> str:
         last_key = keys[-1]
         if last_key != keys[0]:
             nslookup = True
-            for t, k in zip(txns, keys, strict=True):
-                if k != last_key and t.qtype != 1:
+            for i, q in enumerate(chain.qs):
+                if q != 1 and keys[i] != last_key:
                     nslookup = False
                     break
             if nslookup:
                 return "nslookup"
-        # Per name: the ports A went out on and the ports AAAA went out on.
-        ports: dict[str, tuple[set[int], set[int]]] = {}
-        for t, k in zip(txns, keys, strict=True):
-            q = t.qtype
-            if q == 1 or q == 28:
-                pair = ports.get(k)
-                if pair is None:
-                    pair = ports[k] = (set(), set())
-                pair[0 if q == 1 else 1].add(t.flow.client_port)
-        two_ports = False
-        one_port = False
-        for a, aaaa in ports.values():
-            if a and aaaa:
-                if a & aaaa:
-                    one_port = True
-                else:
-                    two_ports = True
-        if two_ports and not one_port:
+        if chain.paired or _one_socket_pair(chain):
+            if chain.data_time is None and _stopped_like_musl(chain, base, config):
+                return "musl"
+            return "glibc"
+        if _both_types_asked(chain):
             return "go"
-        if one_port:
-            return "musl" if _stopped_like_musl(chain, base, config) else "glibc"
     return "unknown"
+
+
+def _one_socket_pair(chain: _Chain) -> bool:
+    """Some name was asked for A and AAAA from one source port."""
+    named_ports = list(zip(chain.keys, [t.flow.client_port for t in chain.txns], strict=True))
+    qs = chain.qs
+    a_ports = {kp for kp, q in zip(named_ports, qs, strict=True) if q == 1}
+    return any(kp in a_ports for kp, q in zip(named_ports, qs, strict=True) if q == 28)
+
+
+def _both_types_asked(chain: _Chain) -> bool:
+    """Some name was asked for both A and AAAA."""
+    qs = chain.qs
+    a_names = {k for k, q in zip(chain.keys, qs, strict=True) if q == 1}
+    return any(k in a_names for k, q in zip(chain.keys, qs, strict=True) if q == 28)
 
 
 def _stopped_like_musl(chain: _Chain, base: str, config: ResolverConfig) -> bool:
@@ -1140,32 +1404,50 @@ def infer_config(
     of (then the longest). ndots: a base searched first has fewer dots than ndots, a base
     tried as-is first at least as many; the Kubernetes default 5 is kept when it fits.
     """
-    per_client: dict[str, list[Transaction]] = defaultdict(list)
+    per_client: dict[str, list[Transaction]] = {}
     for t in transactions:
         if t.query is not None or t.response is not None:
-            per_client[t.flow.client].append(t)
+            client = t.flow.client
+            found = per_client.get(client)
+            if found is None:
+                per_client[client] = [t]
+            else:
+                found.append(t)
     walks: list[tuple[tuple[str, ...], int | None, int]] = []
+    # It reads the first `reorder` seconds of a capture, a few names many times over:
+    # the key and labels of each name are made once (the label lists are never mutated).
+    key_of: dict[str, str] = {}
+    labels_of: dict[str, list[str]] = {}
     for txns in per_client.values():
-        txns.sort(key=lambda t: t.ts)
+        txns.sort(key=_SENT)
         group: _Group | None = None
         last_key: str | None = None
         for t in txns:
-            key = name_key(t.qname)
+            qname = t.qname
+            key = key_of.get(qname)
+            if key is None:
+                key = key_of[qname] = name_key(qname)
             if key == last_key and group is not None:
-                group.failed = group.failed and not _has_data(t)
-                group.last_ts = max(group.last_ts, t.ts)
+                if group.failed and _has_data(t):
+                    group.failed = False
+                ts = t.ts
+                if ts > group.last_ts:
+                    group.last_ts = ts
                 continue
             last_key = key
-            labels = _labels(key)
-            if group is not None and _continues_walk(group, labels, t.ts, window):
+            labels = labels_of.get(key)
+            if labels is None:
+                labels = labels_of[key] = _labels(key)
+            ts = t.ts
+            if group is not None and _continues_walk(group, labels, ts, window):
                 group.names.append(labels)
                 group.base = _common_prefix(group.base, labels)
-                group.last_ts = t.ts
+                group.last_ts = ts
                 group.failed = not _has_data(t)
                 continue
             if group is not None:
                 _close_walk(group, walks)
-            group = _Group([labels], labels, t.ts, not _has_data(t))
+            group = _Group([labels], labels, ts, not _has_data(t))
         if group is not None:
             _close_walk(group, walks)
     if not walks:
@@ -1191,7 +1473,8 @@ def infer_config(
 def _continues_walk(group: _Group, labels: list[str], ts: float, window: float) -> bool:
     if not group.failed or ts - group.last_ts > window or labels in group.names:
         return False
-    return bool(_common_prefix(group.base, labels))
+    base = group.base  # (a common prefix, non-empty when the first labels agree)
+    return bool(base) and bool(labels) and base[0] == labels[0]
 
 
 def _close_walk(group: _Group, walks: list[tuple[tuple[str, ...], int | None, int]]) -> None:

@@ -684,3 +684,21 @@ def test_lost_reply_then_the_same_name_again_is_two_lookups():
         (2, 0, "NOERROR"),
     ]
     assert [lk.resolver for lk in lookups] == ["glibc", "glibc"]
+
+
+def test_pair_on_one_socket_found_after_a_resend():
+    """A and AAAA from two sockets, then the lost AAAA resent from the A's socket: the
+    builder's shortcut for pairs does not see it, the resolver guess still must (one
+    socket for both types: glibc, not Go), and the resend is a retransmission."""
+    name = "web.default.svc.cluster.local."
+    txns = [
+        txn(10.0, name, "A", "DATA", port=40000, id=1),
+        txn(10.000006, name, "AAAA", "LOST", port=40001, id=2),
+        txn(15.0, name, "AAAA", "NODATA", port=40000, id=3),
+    ]
+    (lookup,), _ = run(txns, grace=10.0)
+    assert lookup.resolver == "glibc"
+    assert lookup.findings == ("retransmission", "timeout")
+    assert (lookup.queries, lookup.wasted_queries, lookup.outcome) == (3, 1, "NOERROR")
+    assert [t.id for t in lookup.final] == [1, 3]
+    assert lookup.duration == pytest.approx(5.0004)
