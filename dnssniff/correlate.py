@@ -76,7 +76,11 @@ class Correlator:
         self.reorder_window = reorder_window
         self.max_pending = max_pending
         self.max_orphans = max_orphans
-        self.stats = CorrelateStats()
+        self._stats = CorrelateStats()
+        # The two counters bumped per message live on the instance (one attribute write
+        # instead of two); `stats` folds them in when read.
+        self._queries = 0
+        self._responses = 0
         self._pending: dict[tuple, list[_Pending]] = {}
         # Queries in order of first transmission, for expiry and eviction. Answered entries
         # are marked done and skipped when they reach the front. (A deque, because a dict
@@ -93,6 +97,13 @@ class Correlator:
         self._answered_before: dict[tuple, float] = {}
         self._answered_since = float("-inf")
 
+    @property
+    def stats(self) -> CorrelateStats:
+        """The counts so far."""
+        stats = self._stats
+        stats.queries, stats.responses = self._queries, self._responses
+        return stats
+
     # -- feeding -----------------------------------------------------------------------
 
     def feed(self, msg: DnsMessage) -> list[Transaction]:
@@ -105,7 +116,7 @@ class Correlator:
         return self._on_query(key, msg)
 
     def _on_query(self, key: tuple, msg: DnsMessage) -> list[Transaction]:
-        self.stats.queries += 1
+        self._queries += 1
         entries = self._pending.get(key)
         if entries is not None:
             for entry in entries:
@@ -135,7 +146,7 @@ class Correlator:
         return out
 
     def _on_response(self, key: tuple, msg: DnsMessage) -> list[Transaction]:
-        self.stats.responses += 1
+        self._responses += 1
         entries = self._pending.get(key)
         if entries is not None:
             qname_key, qtype, qclass = msg.qname_key, msg.qtype, msg.qclass
@@ -180,7 +191,7 @@ class Correlator:
         return Transaction(
             first, query.flow, query.id, query.qname, query.qtype, query.qclass,
             Status.ANSWERED, query, response, rtt if rtt > 0.0 else 0.0,
-            len(times) - 1, 0, tuple(times),
+            len(times) - 1, 0, times,
         )
 
     @staticmethod

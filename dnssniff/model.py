@@ -11,6 +11,7 @@ build frozen, 0.5 us not).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -152,7 +153,9 @@ class Transaction:
     rtt: float | None
     retransmits: int = 0
     extra_responses: int = 0
-    query_times: tuple[float, ...] = field(default=())
+    # Times of every transmission of the query, first first (a list for answered ones: the
+    # correlator hands over its own rather than copy it; treat it as read-only).
+    query_times: Sequence[float] = field(default=())
 
     @property
     def rcode(self) -> int | None:

@@ -58,7 +58,7 @@ def test_retransmission_counted_and_rtt_from_first_send():
     assert len(out) == 1
     assert out[0].retransmits == 1
     assert out[0].rtt == pytest.approx(5.002)
-    assert out[0].query_times == (0.0, 5.0)
+    assert list(out[0].query_times) == [0.0, 5.0]
     assert c.stats.retransmits == 1
 
 
