@@ -68,6 +68,9 @@ _CLOCK_SLACK = 0.00002
 # The shortest wait before a stub resolver resends a question whose reply it did not get
 # (glibc: `timeout`, 5 s by default, at least 1 s; musl: timeout/attempts, 2.5 s).
 _MIN_RESEND = 0.5
+# Inference: the longest pause between two names of one walk, after the earlier one's reply
+# (resolvers send the next name at once; a lost reply is waited for, see `_seen`).
+_WALK_GAP = 0.5
 
 # Outcome of a lookup from the replies at its final name: the best one wins. A timeout
 # beats a negative answer: the walk stopped there (glibc and musl give up on a timeout),
@@ -171,7 +174,8 @@ def reply_result(txn: Transaction) -> str:
 
 
 def _needs_resend(txn: Transaction) -> bool:
-    """A reply (or its absence) after which a resolver sends the same question again."""
+    """A reply (or its absence) after which a resolver may send the same question again
+    (musl resends after a SERVFAIL with the same id when its retry interval is up)."""
     r = txn.response
     if r is None:
         return True
@@ -202,6 +206,14 @@ def namespace_suffix(config: ResolverConfig | None) -> str | None:
         return None
     label = first[: -len(second) - 1]
     return second if label and "." not in label and "\\" not in label else None
+
+
+def config_namespace(config: ResolverConfig | None) -> str:
+    """The namespace a pod's configuration names in its first search domain ("" if none)."""
+    if namespace_suffix(config) is None:
+        return ""
+    first = config.search[0]  # type: ignore[union-attr]
+    return first[: first.index(".")]
 
 
 def with_namespace(config: ResolverConfig, namespace: str) -> ResolverConfig:
@@ -454,6 +466,10 @@ class LookupBuilder:
         self.max_clients = max_clients
         self.stats = LookupStats()
         self._readings = _Readings(config) if config is not None else None
+        # Inferred per client where its own walks show another ndots than the shared
+        # config's (a node-wide capture holds pods of several configurations): client ->
+        # (its config, its readings). Empty when the configuration is given.
+        self._client_configs: dict[str, tuple[ResolverConfig, _Readings]] = {}
         # its cache, looked up directly on the per-transaction path
         self._reading_cache = self._readings.cache if self._readings is not None else {}
         # The reorder buffer: transactions by the whole second they were sent in. Each
@@ -471,7 +487,12 @@ class LookupBuilder:
         # client -> base -> the open chains read with that base, oldest first: one chain
         # itself (nearly always), or a list of two or more (saves a list per entry)
         self._index: dict[str, dict[str, _Chain | list[_Chain]]] = {}
-        self._namespaces: dict[str, str] = {}  # client -> namespace seen in its lookups
+        self._namespaces: dict[str, str] = {}  # client -> namespace seen in its walks
+        # The namespace a given pod config names: the clients' own until their walks show
+        # another. An inferred config's is only the commonest one of a node: a client's
+        # namespace stays unknown (any namespace read as a first step) until learnt.
+        self._config_namespace = config_namespace(config)
+        self._learn_ndots = config is None  # an inferred ndots may be lowered per client
         # client -> source port -> the open chain whose latest step used that socket: the
         # second query of a glibc/musl pair (and a resend) finds its chain in one lookup.
         self._sockets: dict[str, dict[int, _Chain]] = {}
@@ -546,7 +567,15 @@ class LookupBuilder:
         if self._readings is not None:
             return
         sample = [t for bucket in self._buckets.values() for t in bucket]
-        self.config = infer_config(sample, window=self.window) or ResolverConfig(source=_INFERRED)
+        config, per_client = infer_configs(sample, window=self.window)
+        self.config = config or ResolverConfig(source=_INFERRED)
+        by_ndots: dict[int, tuple[ResolverConfig, _Readings]] = {}
+        for client, ndots in per_client.items():
+            entry = by_ndots.get(ndots)
+            if entry is None:
+                own = replace(self.config, ndots=ndots)
+                entry = by_ndots[ndots] = (own, _Readings(own))
+            self._client_configs[client] = entry
         self._readings = _Readings(self.config)
         self._reading_cache = self._readings.cache
 
@@ -657,17 +686,20 @@ class LookupBuilder:
                 del self._index[client]
         self._open -= len(chain.txns)
         self.stats.lookups += 1
-        lookup = build_lookup(chain, self.config or ResolverConfig())
         namespaces = self._namespaces
+        known = namespaces.get(client)
+        own = self._client_configs.get(client) if self._client_configs else None
+        config = own[0] if own is not None else self.config or ResolverConfig()
+        lookup = build_lookup(chain, config, known or self._config_namespace or None)
         if lookup.namespace:
-            if namespaces.get(client) != lookup.namespace:
+            # A walk from `<ns>.svc.<domain>` on shows the client's namespace; one name
+            # answered at once does not (the client's own, as far as we knew).
+            if known != lookup.namespace and chain.steps > 1:
                 if len(namespaces) >= self.max_clients:
                     namespaces.clear()
                 namespaces[client] = lookup.namespace
-        else:
-            known = namespaces.get(client)
-            if known:
-                lookup.namespace = known
+        elif known:
+            lookup.namespace = known
         out.append(lookup)
 
     def _idle(self, chain: _Chain, now: float) -> bool:
@@ -691,6 +723,51 @@ class LookupBuilder:
         for chain in idle_chains:
             self._close(chain, out)
 
+    def _as_is_first(
+        self, client: str, txn: Transaction, key: str, readings: dict[str, int], ts: float
+    ) -> bool:
+        """With an inferred config: `txn` is the first search step of a name the client just
+        tried as-is and got no data for. Then its ndots is at most that name's dots (glibc
+        tries a name as-is first when it has enough dots): the client gets that ndots from
+        now on, and `txn` joins the as-is chain. True when it did."""
+        config = self.config
+        cidx = self._index.get(client)
+        if cidx is None:
+            return False
+        for base, pos in readings.items():
+            if pos != 0 or "." not in base:
+                continue
+            entries = cidx.get(base)
+            if entries is None:
+                continue
+            n = len(config.search)  # type: ignore[union-attr]
+            for chain in reversed(entries) if entries.__class__ is list else (entries,):  # type: ignore[arg-type]
+                if (
+                    chain.steps != 1
+                    or chain.keys[0] != base
+                    or chain.first.get(base) != n
+                    or chain.data_time is not None
+                    or chain.lost
+                    or not chain.step_end - _CLOCK_SLACK <= ts <= chain.step_end + _MIN_RESEND
+                ):
+                    continue
+                ndots = count_dots(base)
+                own = self._client_configs.get(client)
+                if own is None or own[0].ndots > ndots:
+                    mine = replace(config, ndots=ndots)  # type: ignore[arg-type]
+                    self._client_configs[client] = (mine, _Readings(mine))
+                chain.first = {base: 0}
+                chain.readings = {base: 1}
+                chain.add(txn, key, config.timeout)  # type: ignore[union-attr]
+                port = txn.flow.client_port
+                sockets = self._sockets.get(client)
+                if sockets is None:
+                    sockets = self._sockets[client] = {}
+                sockets[port] = chain
+                chain.ports.append(port)
+                return True
+        return False
+
     def _process(self, txn: Transaction, out: list[Lookup]) -> None:
         """Match one transaction (see `_process_sorted`)."""
         self._process_sorted((txn,), out)
@@ -706,14 +783,18 @@ class LookupBuilder:
         reading_cache = self._reading_cache
         all_sockets = self._sockets
         grace = self.grace
+        client_configs = self._client_configs
         for txn in txns:
             flow = txn.flow
             client = flow.client
             port = flow.client_port
             qname = txn.qname
-            found = reading_cache.get(qname)
-            if found is None:
-                found = self._readings.of(qname)  # type: ignore[union-attr]
+            if client_configs and (own := client_configs.get(client)) is not None:
+                found = own[1].of(qname)
+            else:
+                found = reading_cache.get(qname)
+                if found is None:
+                    found = self._readings.of(qname)  # type: ignore[union-attr]
             key, readings = found
             ts = txn.ts
             sockets = all_sockets.get(client)
@@ -846,6 +927,12 @@ class LookupBuilder:
                 self.stats.chains_cut += 1
                 self._close(best, out)
             return
+        if (
+            cidx is not None
+            and self._learn_ndots
+            and self._as_is_first(client, txn, key, readings, ts)
+        ):
+            return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
         chain = _Chain(client, readings, txn, key, timeout, port)
         sockets = self._sockets.get(client)
@@ -919,7 +1006,9 @@ def _match(
                 ok[base] = pos
                 if same_step > quality:
                     quality = same_step
-        elif open_walk and txn.qtype not in chain.qs:
+        elif open_walk and txn.qtype not in chain.qs and ts <= chain.step_end + _MIN_RESEND:
+            # a second pass starts as soon as the first is over (`getent hosts`); later,
+            # the same name from the top is a new lookup
             ok[base] = pos
             new_pass = True
             q = _Q_STEP if ts >= chain.step_end - _CLOCK_SLACK else _Q_LOOSE
@@ -948,11 +1037,14 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
     prev = None
     same_socket = False
     servfail = False
+    ts = txn.ts
     for t in chain.txns[start:]:
         if t.flow.client_port == port:
             same_socket = True
         r = t.response
-        if r is not None and r.rcode == 2:
+        # resolvers resend after a SERVFAIL at once (glibc, Go) or with the same id
+        # (musl): a new question seconds later is another lookup
+        if r is not None and r.rcode == 2 and ts - r.ts < _MIN_RESEND:
             servfail = True
         if t.qtype == qtype:
             prev = t
@@ -964,7 +1056,7 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
     r = prev.response
     if r is None:
         # a lost reply is resent after the resolver's timeout, while it has attempts left
-        if 1 + prev.retransmits < attempts and txn.ts - _last_sent(prev) >= _MIN_RESEND:
+        if 1 + prev.retransmits < attempts and ts - _last_sent(prev) >= _MIN_RESEND:
             return quality
         return 0
     if r.flags & TC_FLAG and flow.transport == "tcp" and prev.flow.transport == "udp":
@@ -972,7 +1064,9 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
     return 0
 
 
-def _choose_base(chain: _Chain, qtypes: set[int]) -> tuple[str, bool]:
+def _choose_base(
+    chain: _Chain, qtypes: set[int], config: ResolverConfig, namespace: str | None
+) -> tuple[str, bool]:
     """The reading of the chain that names what the application asked for, and whether
     that is the name as-is with a trailing dot.
 
@@ -986,6 +1080,11 @@ def _choose_base(chain: _Chain, qtypes: set[int]) -> tuple[str, bool]:
     getaddrinfo, musl, Go) ask A and AAAA together, so A alone is dig or a health check
     with a fully qualified name (`dig +search` of a name found at the first step looks the
     same on the wire and costs the same: nothing is wasted either way).
+
+    `namespace` is the client's (known or learnt, None when unknown): a single name
+    `P.<other namespace>.svc.<domain>` is not a search step of `P` for that client but the
+    service of another namespace asked by its full name (a walk from that first domain on
+    to the next ones shows the client's namespace instead, and is read as a walk).
     """
     first = chain.first
     best_base = ""
@@ -995,6 +1094,17 @@ def _choose_base(chain: _Chain, qtypes: set[int]) -> tuple[str, bool]:
             best_base, best_pos = base, pos
     keys = chain.keys
     key0 = keys[0]
+    if namespace is not None and best_pos == 0 and best_base != key0 and chain.steps == 1:
+        split = _namespace_split_cached(key0, config)
+        if split is not None and split[0] == best_base and split[1] != namespace:
+            best_base, best_pos = "", -1
+            for base, pos in first.items():
+                if base != split[0] and (
+                    best_pos < 0
+                    or pos < best_pos
+                    or (pos == best_pos and len(base) < len(best_base))
+                ):
+                    best_base, best_pos = base, pos
     if (
         (best_pos != 0 or (len(qtypes) == 1 and 1 in qtypes))
         and key0 in first
@@ -1061,20 +1171,21 @@ def _chain_end(txns: list[Transaction], timeout: float) -> float:
     return end
 
 
-def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
+def build_lookup(chain: _Chain, config: ResolverConfig, namespace: str | None = None) -> Lookup:
     """Summarise a closed chain as a `Lookup` (cost, outcome, resolver guess, findings).
 
     An unanswered transaction ends `config.timeout` after its last transmission. It runs
     once per lookup, a hundred thousand times on a large capture: what needs every reply
     was gathered by `_Chain.add`, and the rest looks at the final name's one or two
     transactions and at the chain's query types, read once here for the findings and the
-    resolver guess.
+    resolver guess. `namespace` is the client's Kubernetes namespace when known (see
+    `_choose_base`).
     """
     txns = chain.txns
     keys = chain.keys
     first = txns[0]
     qtypes_set = set(chain.qs)
-    base, fqdn = _choose_base(chain, qtypes_set)
+    base, fqdn = _choose_base(chain, qtypes_set, config, namespace)
     name = (first.qname[: len(base)] + ".") if base else "."
     queries = len(txns) + chain.retransmits
     # Without an unanswered transaction the chain ends at its latest reply.
@@ -1167,13 +1278,20 @@ def build_lookup(chain: _Chain, config: ResolverConfig) -> Lookup:
 _last_suffix: list = [None, None, {}]
 
 
+def _suffix_of(config: ResolverConfig) -> str | None:
+    """`namespace_suffix(config)`, remembered with its name cache for the last config (the
+    configs of one run differ at most in ndots: the cache is kept across them)."""
+    if _last_suffix[0] is not config:
+        suffix = namespace_suffix(config)
+        if suffix != _last_suffix[1]:
+            _last_suffix[2] = {}
+        _last_suffix[0], _last_suffix[1] = config, suffix
+    return _last_suffix[1]
+
+
 def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
     """The namespace whose first search domain the chain tried for `base` ("" if none)."""
-    if _last_suffix[0] is config:
-        suffix = _last_suffix[1]
-    else:
-        suffix = namespace_suffix(config)
-        _last_suffix[0], _last_suffix[1], _last_suffix[2] = config, suffix, {}
+    suffix = _suffix_of(config)
     if suffix is None or not base:
         return ""
     # Each name is `base.<namespace>.<suffix>` for at most one base (the namespace has no
@@ -1193,6 +1311,21 @@ def _namespace_of(keys: list[str], base: str, config: ResolverConfig) -> str:
         if split is not None and split[0] == base:
             return split[1]
     return ""
+
+
+def _namespace_split_cached(key: str, config: ResolverConfig) -> tuple[str, str] | None:
+    """`_namespace_split` of `key` with `config`'s suffix, cached as `_namespace_of` does."""
+    suffix = _suffix_of(config)
+    if suffix is None:
+        return None
+    split_of = _last_suffix[2]
+    split = split_of.get(key, False)
+    if split is False:
+        split = _namespace_split(key, suffix)
+        if len(split_of) >= 50_000:
+            split_of.clear()
+        split_of[key] = split
+    return split
 
 
 def _namespace_split(key: str, suffix: str) -> tuple[str, str] | None:
@@ -1381,6 +1514,14 @@ class _Group:
     base: list[str]
     last_ts: float
     failed: bool
+    last_seen: float  # the latest reply, or the latest query sent when unanswered
+
+
+def _seen(t: Transaction) -> float:
+    r = t.response
+    if r is not None:
+        return r.ts
+    return _last_sent(t) + _WALK_GAP  # a lost reply: the resolver waits, then goes on
 
 
 def _common_prefix(a: list[str], b: list[str]) -> list[str]:
@@ -1395,14 +1536,28 @@ def _common_prefix(a: list[str], b: list[str]) -> list[str]:
 def infer_config(
     transactions: Iterable[Transaction], *, window: float = DEFAULT_WINDOW
 ) -> ResolverConfig | None:
-    """Guess the clients' search list and ndots from their traffic; None without evidence.
+    """Guess the clients' search list and ndots from their traffic; None without evidence
+    (the shared part of `infer_configs`)."""
+    return infer_configs(transactions, window=window)[0]
+
+
+def infer_configs(
+    transactions: Iterable[Transaction], *, window: float = DEFAULT_WINDOW
+) -> tuple[ResolverConfig | None, dict[str, int]]:
+    """Guess the clients' search list and ndots from their traffic: the shared config
+    (None without evidence) and, per client whose own walks call for another ndots, that
+    ndots (pods of one node may set different ndots; the search lists differ only in the
+    namespace, which the builder reads per client).
 
     Per client, in time order, consecutive failed names that share their leading labels
     and then differ only in their tail (`x.default.svc.cluster.local`, `x.svc.cluster.local`,
     ..., `x`) are one search walk: the shared part is the base, the tails are the search
     domains in order. The search list is the walk seen that most other walks are a prefix
     of (then the longest). ndots: a base searched first has fewer dots than ndots, a base
-    tried as-is first at least as many; the Kubernetes default 5 is kept when it fits.
+    tried as-is first at least as many; the Kubernetes default 5 is kept when it fits. A
+    walk goes on only while its names follow one another at once (a resolver sends the next
+    name right after the answer, or after a timeout): the full name a later command asks is
+    not a further search domain.
     """
     per_client: dict[str, list[Transaction]] = {}
     for t in transactions:
@@ -1414,11 +1569,12 @@ def infer_config(
             else:
                 found.append(t)
     walks: list[tuple[tuple[str, ...], int | None, int]] = []
+    owner: list[str] = []  # the client of each walk
     # It reads the first `reorder` seconds of a capture, a few names many times over:
     # the key and labels of each name are made once (the label lists are never mutated).
     key_of: dict[str, str] = {}
     labels_of: dict[str, list[str]] = {}
-    for txns in per_client.values():
+    for client, txns in per_client.items():
         txns.sort(key=_SENT)
         group: _Group | None = None
         last_key: str | None = None
@@ -1433,6 +1589,9 @@ def infer_config(
                 ts = t.ts
                 if ts > group.last_ts:
                     group.last_ts = ts
+                end = _seen(t)
+                if end > group.last_seen:
+                    group.last_seen = end
                 continue
             last_key = key
             labels = labels_of.get(key)
@@ -1443,15 +1602,16 @@ def infer_config(
                 group.names.append(labels)
                 group.base = _common_prefix(group.base, labels)
                 group.last_ts = ts
+                group.last_seen = _seen(t)
                 group.failed = not _has_data(t)
                 continue
-            if group is not None:
-                _close_walk(group, walks)
-            group = _Group([labels], labels, ts, not _has_data(t))
-        if group is not None:
-            _close_walk(group, walks)
+            if group is not None and _close_walk(group, walks):
+                owner.append(client)
+            group = _Group([labels], labels, ts, not _has_data(t), _seen(t))
+        if group is not None and _close_walk(group, walks):
+            owner.append(client)
     if not walks:
-        return None
+        return None, {}
     sequences = Counter(seq for seq, _, _ in walks)
 
     def support(candidate: tuple[str, ...]) -> int:
@@ -1459,36 +1619,54 @@ def infer_config(
 
     search = max(sequences, key=lambda c: (support(c), len(c)))
     lower, upper = 1, None
-    for seq, asis_index, dots in walks:
-        if search[: len(seq)] != seq:
+    bounds: dict[str, list] = {}  # client -> [lower, upper]
+    for (seq, asis_index, dots), client in zip(walks, owner, strict=True):
+        # a pod of another namespace walks its own first domain, then the shared ones
+        if search[: len(seq)] != seq and search[1 : len(seq)] != seq[1:]:
             continue
+        own = bounds.get(client)
+        if own is None:
+            own = bounds[client] = [1, None]
         if asis_index == 0:
             upper = dots if upper is None else min(upper, dots)
+            own[1] = dots if own[1] is None else min(own[1], dots)
         else:
             lower = max(lower, dots + 1)
+            own[0] = max(own[0], dots + 1)
     ndots = _pick_ndots(lower, upper)
-    return ResolverConfig(search=search, ndots=ndots, source=_INFERRED)
+    per_client = {}
+    for client, (low, up) in bounds.items():
+        # only an as-is-first walk tells a client's ndots apart from the shared one
+        if up is not None and up < ndots:
+            own_ndots = _pick_ndots(low, up)
+            if own_ndots != ndots:
+                per_client[client] = own_ndots
+    return ResolverConfig(search=search, ndots=ndots, source=_INFERRED), per_client
 
 
 def _continues_walk(group: _Group, labels: list[str], ts: float, window: float) -> bool:
     if not group.failed or ts - group.last_ts > window or labels in group.names:
         return False
+    if ts - group.last_seen > _WALK_GAP:
+        return False
     base = group.base  # (a common prefix, non-empty when the first labels agree)
     return bool(base) and bool(labels) and base[0] == labels[0]
 
 
-def _close_walk(group: _Group, walks: list[tuple[tuple[str, ...], int | None, int]]) -> None:
+def _close_walk(group: _Group, walks: list[tuple[tuple[str, ...], int | None, int]]) -> bool:
+    """Add the group's walk to `walks` if it is one; say whether it was."""
     if len(group.names) < 2:
-        return
+        return False
     base = group.base
     n = len(base)
     tails = [".".join(labels[n:]) for labels in group.names]
     suffixes = tuple(t for t in tails if t)
     if len(set(suffixes)) != len(suffixes) or not suffixes:
-        return
+        return False
     asis_index = tails.index("") if "" in tails else None
     dots = len(base) - 1
     walks.append((suffixes, asis_index, dots))
+    return True
 
 
 def _pick_ndots(lower: int, upper: int | None) -> int:

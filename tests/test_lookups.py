@@ -6,7 +6,7 @@ import dns.message
 import dns.rrset
 import pytest
 
-from dnssniff.lookups import LookupBuilder, infer_config
+from dnssniff.lookups import LookupBuilder, infer_config, infer_configs
 from dnssniff.mnemonics import qtype_value
 from dnssniff.model import DnsMessage, Flow, Status, Transaction, Transport
 from dnssniff.resolvconf import ResolverConfig, parse_resolv_conf
@@ -702,3 +702,142 @@ def test_pair_on_one_socket_found_after_a_resend():
     assert (lookup.queries, lookup.wasted_queries, lookup.outcome) == (3, 1, "NOERROR")
     assert [t.id for t in lookup.final] == [1, 3]
     assert lookup.duration == pytest.approx(5.0004)
+
+
+# -- found by bench/resolver_check.py (real resolvers, judged against the server's log) -----
+
+
+def test_service_of_another_namespace_by_full_name_is_not_a_search_step():
+    """The given config names `default`: `pele-api.team-fuza.svc.cluster.local` answered at
+    the first query is that full name (another namespace's service), while the pod's own
+    `redis.default.svc.cluster.local` is still `redis` found at the first step."""
+    txns = getaddrinfo(10.0, [("pele-api.team-fuza.svc.cluster.local.", "DATA", "DATA")])
+    txns += getaddrinfo(11.0, [("redis.default.svc.cluster.local.", "DATA", "NODATA")], port=41000)
+    lookups, _ = run(txns)
+    got = [(lk.name, lk.queries, lk.wasted_queries, lk.namespace, lk.fqdn) for lk in lookups]
+    assert got == [
+        ("pele-api.team-fuza.svc.cluster.local.", 2, 0, "", True),
+        ("redis.", 2, 0, "default", False),
+    ]
+
+
+def test_namespace_learnt_from_a_walk_decides_later_full_names():
+    """Node-wide, config `default`: the pod's walk shows it lives in `shop`. Afterwards a
+    `shop` service answered at once is a search step, a `default` one a full name."""
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in shop_expansions("google.com")]
+    steps.append(("google.com.", "DATA", "DATA"))
+    txns = getaddrinfo(10.0, steps)
+    txns += getaddrinfo(11.0, [("redis.shop.svc.cluster.local.", "DATA", "NODATA")], port=41000)
+    txns += getaddrinfo(12.0, [("web.default.svc.cluster.local.", "DATA", "NODATA")], port=42000)
+    lookups, _ = run(txns)
+    got = [(lk.name, lk.queries, lk.wasted_queries, lk.namespace, lk.fqdn) for lk in lookups]
+    assert got == [
+        ("google.com.", 10, 8, "shop", False),
+        ("redis.", 2, 0, "shop", False),
+        ("web.default.svc.cluster.local.", 2, 0, "shop", True),
+    ]
+
+
+def test_a_walk_ended_in_servfail_does_not_take_a_later_lookup_of_the_name():
+    """nslookup walks A to `pito.lame.com.` (SERVFAIL, the end of its list); 8 s later musl
+    asks `pito.lame.com.` from a new socket with new ids and resends on SERVFAIL with the
+    same ids (at once, and 2.5 s later). Two lookups: the first one's chain is over."""
+    names = [*expansions("pito.lame.com"), "pito.lame.com."]
+    txns = [
+        txn(10.0 + i * GAP, n, "A", "SERVFAIL" if i == 4 else "NXDOMAIN", port=40000 + i, id=i)
+        for i, n in enumerate(names)
+    ]
+    for t0 in (18.0, 18.001, 20.5):
+        txns.append(txn(t0, "pito.lame.com.", "A", "SERVFAIL", port=45000, id=70))
+        txns.append(txn(t0 + 0.000006, "pito.lame.com.", "AAAA", "SERVFAIL", port=45000, id=71))
+    lookups, _ = run(txns)
+    got = [(lk.name, lk.start, lk.queries, lk.wasted_queries, lk.outcome) for lk in lookups]
+    assert got == [
+        ("pito.lame.com.", 10.0, 5, 4, "SERVFAIL"),
+        ("pito.lame.com.", 18.0, 6, 4, "SERVFAIL"),
+    ]
+
+
+def test_a_new_question_seconds_after_a_servfail_is_not_its_resend():
+    """glibc resends a SERVFAIL pair at once; the same name from a new socket and id 3 s
+    later is another lookup, not a resend (a resend with the same socket and id is)."""
+    name = "web.default.svc.cluster.local."
+    txns = [
+        txn(10.0, name, "A", "SERVFAIL", port=40000, id=1),
+        txn(10.0003, name, "A", "SERVFAIL", port=40001, id=1),  # at once: a resend
+        txn(13.0, name, "A", "DATA", port=41000, id=9),
+    ]
+    lookups, _ = run(txns, grace=10.0)
+    assert [(lk.start, lk.queries, lk.outcome) for lk in lookups] == [
+        (10.0, 2, "SERVFAIL"),
+        (13.0, 1, "NOERROR"),
+    ]
+
+
+def test_a_second_pass_only_right_after_the_first():
+    """`getent hosts` walks AAAA then at once A over the same names: one lookup. The A
+    walk of the same name 5 s later (the chain still open) is another lookup."""
+    names = [*expansions("nope"), "nope."]
+    aaaa = [txn(10.0 + i * GAP, n, "AAAA", port=40000 + i, id=i) for i, n in enumerate(names)]
+    a = [txn(10.01 + i * GAP, n, "A", port=41000 + i, id=10 + i) for i, n in enumerate(names)]
+    late = [txn(15.0 + i * GAP, n, "A", port=42000 + i, id=20 + i) for i, n in enumerate(names)]
+    lookups, _ = run(aaaa + late, grace=10.0)
+    assert [(lk.start, lk.queries) for lk in lookups] == [(10.0, 5), (15.0, 5)]
+    lookups, _ = run(aaaa + a, grace=10.0)
+    assert [(lk.start, lk.queries, lk.findings) for lk in lookups] == [
+        (10.0, 10, ("search-list expansion", "separate query-type passes"))
+    ]
+
+
+POD1 = "10.244.1.11"
+
+
+def test_infer_ndots_per_client_and_no_domain_from_a_later_full_name():
+    """Two pods on a node: CLIENT searches a 4-dot name first (ndots 5), POD1 tries a 2-dot
+    name as-is first (ndots 2). The shared config keeps 5, POD1 gets 2. A full name POD1
+    asks a second after a failed walk of the same first label is no search domain."""
+    txns = getaddrinfo(
+        1.0,
+        [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("a.b.c.d.e")]
+        + [("a.b.c.d.e.", "DATA", "DATA")],
+    )
+    txns += getaddrinfo(
+        2.0,
+        [("maku.broken.com.", "NXDOMAIN", "NXDOMAIN")]
+        + [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("maku.broken.com")],
+        client=POD1,
+    )
+    txns += getaddrinfo(
+        3.0,
+        [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("naku")]
+        + [("naku.", "NXDOMAIN", "NXDOMAIN")],
+        client=POD1,
+        port=50000,
+    )
+    txns += getaddrinfo(
+        4.0, [("naku.ops.svc.cluster.local.", "DATA", "DATA")], client=POD1, port=51000
+    )
+    config, per_client = infer_configs(txns)
+    assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
+    assert per_client == {POD1: 2}
+
+
+def test_builder_learns_a_lower_ndots_from_an_as_is_first_walk():
+    """No config given, and the inference sample shows only ndots-5 walks; later a pod
+    tries `maku.broken.com` as-is first, then its search list: one lookup of 10 queries,
+    and the pod's later as-is-first walks are read with its ndots."""
+    txns = walkthrough(1.0)
+    t0 = 40.0
+    for k in range(2):
+        steps = [("maku.broken.com.", "NXDOMAIN", "NXDOMAIN")]
+        steps += [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("maku.broken.com")]
+        txns += getaddrinfo(t0 + k * 5.0, steps, client=POD1, port=50000 + 100 * k)
+    lookups, builder = run(txns, None)
+    got = [(lk.client, lk.name, lk.queries, lk.wasted_queries, lk.outcome) for lk in lookups]
+    assert got == [
+        (CLIENT, "google.com.", 10, 8, "NOERROR"),
+        (POD1, "maku.broken.com.", 10, 8, "NXDOMAIN"),
+        (POD1, "maku.broken.com.", 10, 8, "NXDOMAIN"),
+    ]
+    assert builder.config.ndots == 5
+    assert [lk.resolver for lk in lookups[1:]] == ["glibc", "glibc"]
