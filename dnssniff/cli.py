@@ -114,8 +114,10 @@ def _guard(work: Callable[[], ExitCode | None]) -> None:
             _err(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         code = ExitCode.ERROR
     except Exception as exc:  # last resort: one line, never a traceback
-        _err(f"internal error: {type(exc).__name__}: {exc} (please report this as a bug; "
-             "set DNSSNIFF_DEBUG=1 for a traceback)")
+        _err(
+            f"internal error: {type(exc).__name__}: {exc} (please report this as a bug; "
+            "set DNSSNIFF_DEBUG=1 for a traceback)"
+        )
         if os.environ.get("DNSSNIFF_DEBUG"):
             raise
         code = ExitCode.ERROR
@@ -164,13 +166,18 @@ TimeoutOpt = Annotated[
 ]
 DedupeOpt = Annotated[
     float,
-    typer.Option(help="Identical packets closer than this (seconds) are one packet seen on "
-                 "several interfaces (tcpdump -i any); 0 disables."),
+    typer.Option(
+        help="Identical packets closer than this (seconds) are one packet seen on "
+        "several interfaces (tcpdump -i any); 0 disables."
+    ),
 ]
 DedupeModeOpt = Annotated[
     DedupeMode,
-    typer.Option("--dedupe", help="auto: drop copies in -i any (Linux cooked) captures and "
-                 "multi-interface pcapng; on/off: always/never."),
+    typer.Option(
+        "--dedupe",
+        help="auto: drop copies in -i any (Linux cooked) captures and "
+        "multi-interface pcapng; on/off: always/never.",
+    ),
 ]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
@@ -265,8 +272,11 @@ def _resolver_config(
         raise ConfigError("give either --resolv-conf or --search, not both")
     if resolv_conf is not None:
         config = _read_resolv_conf(resolv_conf)
-        return config if ndots is None else replace(config, ndots=ndots, source=config.source
-                                                     + f" with ndots:{ndots}")
+        return (
+            config
+            if ndots is None
+            else replace(config, ndots=ndots, source=config.source + f" with ndots:{ndots}")
+        )
     if search:
         # Kubernetes writes ndots:5 into every pod's resolv.conf.
         return ResolverConfig.from_args(search, 5 if ndots is None else ndots)
@@ -279,12 +289,16 @@ def _inferred_note(builder, given: ResolverConfig | None) -> None:
     if given is None:
         config = builder.config
         if config is None:
-            _err("note: no --resolv-conf or --search given and no search list could be "
-                 "inferred from the traffic; lookups are the names as queried")
+            _err(
+                "note: no --resolv-conf or --search given and no search list could be "
+                "inferred from the traffic; lookups are the names as queried"
+            )
         else:
-            _err(f"note: search list and ndots inferred from the traffic: search "
-                 f"{' '.join(config.search) or '(none)'}; ndots:{config.ndots} "
-                 "(give --resolv-conf to be exact)")
+            _err(
+                f"note: search list and ndots inferred from the traffic: search "
+                f"{' '.join(config.search) or '(none)'}; ndots:{config.ndots} "
+                "(give --resolv-conf to be exact)"
+            )
 
 
 @app.command()
@@ -372,12 +386,17 @@ def whatif(
     ndots: Annotated[int | None, typer.Option("--ndots", help="Replay with this ndots.")] = None,
     search: Annotated[
         list[str] | None,
-        typer.Option("--search", help="Replay with this search list (repeat or commas; "
-                     "'' for none)."),
+        typer.Option(
+            "--search", help="Replay with this search list (repeat or commas; '' for none)."
+        ),
     ] = None,
-    fqdn: Annotated[bool, typer.Option(
-        "--fqdn", help="Replay as if every application asked for the answering name with a "
-        "trailing dot.")] = False,
+    fqdn: Annotated[
+        bool,
+        typer.Option(
+            "--fqdn",
+            help="Replay as if every application asked for the answering name with a trailing dot.",
+        ),
+    ] = False,
     resolv_conf: ResolvConfOpt = None,
     resolver: Annotated[ResolverName, typer.Option(help="Resolver to replay.")] = (
         ResolverName.glibc
@@ -417,14 +436,18 @@ def whatif(
                 replayer = state["replayer"] = Replayer(new, resolver.value, fqdn=fqdn)
             replayer.add(lookup)
 
-        report, builder = lookups_of_file(files, base, on_lookup, options,
-                                          on_builder=lambda b: state.__setitem__("builder", b))
+        report, builder = lookups_of_file(
+            files, base, on_lookup, options, on_builder=lambda b: state.__setitem__("builder", b)
+        )
         captured = base or builder.config
         if "replayer" not in state:
             raise ConfigError("the capture holds no lookups to replay")
         result = state["replayer"].result()
-        rendered = (whatif_json(captured, result) if fmt is SummaryFormat.json
-                    else whatif_table(captured, result, limit))
+        rendered = (
+            whatif_json(captured, result)
+            if fmt is SummaryFormat.json
+            else whatif_table(captured, result, limit)
+        )
         with _output(output) as out:
             out.write(rendered)
         _inferred_note(builder, base)

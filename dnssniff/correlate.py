@@ -107,8 +107,7 @@ class Correlator:
     def feed(self, msg: DnsMessage) -> list[Transaction]:
         """Account for one message; return the transactions it completes."""
         flow = msg.flow
-        key = (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port,
-               msg.id)
+        key = (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port, msg.id)
         if msg.qr:
             return self._on_response(key, msg)
         return self._on_query(key, msg)
@@ -149,8 +148,9 @@ class Correlator:
             qname_key, qtype, qclass = msg.qname_key, msg.qtype, msg.qclass
             for i, entry in enumerate(entries):
                 query = entry.query
-                if (query.qname_key == qname_key and query.qtype == qtype
-                        and query.qclass == qclass) or msg.qdcount == 0:
+                if (
+                    query.qname_key == qname_key and query.qtype == qtype and query.qclass == qclass
+                ) or msg.qdcount == 0:
                     if len(entries) == 1:
                         del self._pending[key]
                     else:
@@ -185,9 +185,19 @@ class Correlator:
         rtt = response.ts - first
         # Positional: one Transaction per answer; keywords cost ~0.4 us more each time.
         return Transaction(
-            first, query.flow, query.id, query.qname, query.qtype, query.qclass,
-            Status.ANSWERED, query, response, rtt if rtt > 0.0 else 0.0,
-            len(times) - 1, 0, times,
+            first,
+            query.flow,
+            query.id,
+            query.qname,
+            query.qtype,
+            query.qclass,
+            Status.ANSWERED,
+            query,
+            response,
+            rtt if rtt > 0.0 else 0.0,
+            len(times) - 1,
+            0,
+            times,
         )
 
     @staticmethod

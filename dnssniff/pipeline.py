@@ -354,8 +354,9 @@ def run_capture(
         snaplen_cut=stats.snaplen_cut,
         truncated=stats.truncated,
         truncated_detail=stats.truncated_detail,
-        linktypes=sorted(LINKTYPE_NAMES.get(lt, str(lt)) for lt in {i.linktype for i in
-                                                                     capture.interfaces}),
+        linktypes=sorted(
+            LINKTYPE_NAMES.get(lt, str(lt)) for lt in {i.linktype for i in capture.interfaces}
+        ),
     )
 
 

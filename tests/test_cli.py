@@ -232,12 +232,21 @@ def test_dedupe_auto_is_off_for_one_ethernet_interface_and_can_be_forced(tmp_pat
     _doubled(WALK, doubled)
     auto = json.loads(run("analyze", doubled, "-f", "json").stdout)["summary"]
     assert (auto["frames"], auto["duplicates"], auto["retransmits"], auto["answered"]) == (
-        40, 0, 10, 10)
+        40,
+        0,
+        10,
+        10,
+    )
     on = json.loads(run("analyze", doubled, "-f", "json", "--dedupe", "on").stdout)["summary"]
     assert (on["duplicates"], on["retransmits"], on["answered"], on["late_responses"]) == (
-        20, 0, 10, 0)
-    off = json.loads(run("analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json",
-                         "--dedupe", "off").stdout)["summary"]
+        20,
+        0,
+        10,
+        0,
+    )
+    off = json.loads(
+        run("analyze", PCAPS / "walkthrough-any.pcapng", "-f", "json", "--dedupe", "off").stdout
+    )["summary"]
     assert off["duplicates"] == 0 and off["retransmits"] == 26
 
 

@@ -14,8 +14,12 @@ from dnssniff.status import ExitCode
 PCAPS = Path(__file__).resolve().parent.parent / "pcaps"
 WALK = PCAPS / "walkthrough.pcap"
 ANY = PCAPS / "walkthrough-any.pcapng"
-SEARCH = ["default.svc.cluster.local", "svc.cluster.local", "cluster.local",
-          "us-central1-c.c.myproject.internal"]
+SEARCH = [
+    "default.svc.cluster.local",
+    "svc.cluster.local",
+    "cluster.local",
+    "us-central1-c.c.myproject.internal",
+]
 
 
 def run(*args):
@@ -38,12 +42,20 @@ def resolv_conf(tmp_path) -> Path:
 
 def test_walkthrough_is_one_lookup_of_ten_queries_eight_wasted():
     (lk,) = lookups(WALK)
-    assert (lk["client"], lk["name"], lk["qtypes"], lk["queries"], lk["wasted_queries"],
-            lk["outcome"], lk["answer_name"], lk["resolver"]) == (
-        "10.244.1.10", "google.com.", ["A", "AAAA"], 10, 8, "NOERROR", "google.com.", "glibc")
+    assert (
+        lk["client"],
+        lk["name"],
+        lk["qtypes"],
+        lk["queries"],
+        lk["wasted_queries"],
+        lk["outcome"],
+        lk["answer_name"],
+        lk["resolver"],
+    ) == ("10.244.1.10", "google.com.", ["A", "AAAA"], 10, 8, "NOERROR", "google.com.", "glibc")
     names = [f"google.com.{s}." for s in SEARCH] + ["google.com."]
     assert [(t["qname"], t["qtype"]) for t in lk["chain"]] == [
-        (n, q) for n in names for q in ("A", "AAAA")]
+        (n, q) for n in names for q in ("A", "AAAA")
+    ]
     assert [t["rcode"] for t in lk["chain"]] == ["NXDOMAIN"] * 8 + ["NOERROR"] * 2
     assert sorted(lk["answers"]) == ["142.250.72.14", "2607:f8b0:4007:80f::200e"]
     assert 0 < lk["wasted_time"] < lk["duration"]
@@ -51,13 +63,16 @@ def test_walkthrough_is_one_lookup_of_ten_queries_eight_wasted():
 
 
 def test_node_capture_three_commands_three_lookups(resolv_conf):
-    expected = [("google.com.", 10, 8, "google.com."),
-                ("httpd-example.", 6, 4, "httpd-example.default.svc.cluster.local."),
-                ("example.org.", 10, 8, "example.org.")]
+    expected = [
+        ("google.com.", 10, 8, "google.com."),
+        ("httpd-example.", 6, 4, "httpd-example.default.svc.cluster.local."),
+        ("example.org.", 10, 8, "example.org."),
+    ]
     for args in ((), ("--resolv-conf", resolv_conf), ("--search", ",".join(SEARCH), "--ndots", 5)):
         got = sorted(lookups(ANY, *args), key=lambda r: r["start"])
-        assert [(r["name"], r["queries"], r["wasted_queries"], r["answer_name"]) for r in got] == \
-            expected, args
+        assert [
+            (r["name"], r["queries"], r["wasted_queries"], r["answer_name"]) for r in got
+        ] == expected, args
     httpd = sorted(lookups(ANY), key=lambda r: r["start"])[1]
     # gethostbyname2 (getent hosts): AAAA through the whole list, then A.
     assert [t["qtype"] for t in httpd["chain"]] == ["AAAA"] * 5 + ["A"]
@@ -69,12 +84,16 @@ def test_lookups_json_has_totals_names_clients_advice():
     doc = json.loads(result.stdout)
     assert len(doc["lookups"]) == 3
     assert doc["config"] == {"search": SEARCH, "ndots": 5, "source": "inferred from traffic"}
-    assert (doc["totals"]["lookups"], doc["totals"]["queries"],
-            doc["totals"]["wasted_queries"]) == (3, 26, 20)
+    assert (
+        doc["totals"]["lookups"],
+        doc["totals"]["queries"],
+        doc["totals"]["wasted_queries"],
+    ) == (3, 26, 20)
     assert [n["name"] for n in doc["names"]] == ["example.org.", "google.com.", "httpd-example."]
     assert doc["clients"][0]["client"] == "10.244.1.10"
     assert doc["advice"][0] == (
-        "set dnsConfig options ndots: 1 (now 5): saves 16 of 26 queries (62%) in this capture")
+        "set dnsConfig options ndots: 1 (now 5): saves 16 of 26 queries (62%) in this capture"
+    )
     assert any("use 'google.com.' (trailing dot)" in a for a in doc["advice"])
     assert "inferred from the traffic" in result.stderr
 
@@ -99,38 +118,59 @@ def test_explain_walkthrough(resolv_conf):
     doc = json.loads(result.stdout)
     names = [f"google.com.{s}." for s in SEARCH] + ["google.com."]
     assert [(q["name"], q["qtype"]) for q in doc["queries"]] == [
-        (n, t) for n in names for t in ("A", "AAAA")]
+        (n, t) for n in names for t in ("A", "AAAA")
+    ]
     table = run("explain", "google.com", "--resolv-conf", resolv_conf).stdout
     assert "10 queries if only the last name exists (8 of them wasted)" in table
     assert "Asking for 'google.com.' (trailing dot) sends 2 queries." in table
 
 
 def test_explain_resolvers_differ(resolv_conf):
-    musl = json.loads(run("explain", "a.b.c.d.e.example.org", "--resolv-conf", resolv_conf,
-                          "--resolver", "musl", "-f", "json").stdout)
+    musl = json.loads(
+        run(
+            "explain",
+            "a.b.c.d.e.example.org",
+            "--resolv-conf",
+            resolv_conf,
+            "--resolver",
+            "musl",
+            "-f",
+            "json",
+        ).stdout
+    )
     assert [q["name"] for q in musl["queries"]] == ["a.b.c.d.e.example.org."] * 2
-    glibc = json.loads(run("explain", "a.b.c.d.e.example.org", "--resolv-conf", resolv_conf,
-                           "-f", "json").stdout)
+    glibc = json.loads(
+        run("explain", "a.b.c.d.e.example.org", "--resolv-conf", resolv_conf, "-f", "json").stdout
+    )
     assert glibc["queries"][0]["name"] == "a.b.c.d.e.example.org."
     assert len(glibc["queries"]) == 10
-    dig = json.loads(run("explain", "google.com", "--resolv-conf", resolv_conf, "--resolver", "dig",
-                         "-f", "json").stdout)
+    dig = json.loads(
+        run(
+            "explain", "google.com", "--resolv-conf", resolv_conf, "--resolver", "dig", "-f", "json"
+        ).stdout
+    )
     assert [(q["name"], q["qtype"]) for q in dig["queries"]] == [("google.com.", "A")]
-    fqdn = json.loads(run("explain", "google.com.", "--search", "svc.cluster.local",
-                          "-f", "json").stdout)
+    fqdn = json.loads(
+        run("explain", "google.com.", "--search", "svc.cluster.local", "-f", "json").stdout
+    )
     assert len(fqdn["queries"]) == 2
 
 
 def test_whatif_fqdn_and_ndots():
     fq = json.loads(run("whatif", ANY, "--fqdn", "-f", "json").stdout)
     assert (fq["lookups"], fq["queries_before"], fq["queries_after"], fq["unreachable"]) == (
-        3, 26, 6, 0)
+        3,
+        26,
+        6,
+        0,
+    )
     nd = json.loads(run("whatif", ANY, "--ndots", 1, "-f", "json").stdout)
     assert (nd["queries_before"], nd["queries_after"]) == (26, 10)
     per = {n["name"]: (n["queries_before"], n["queries_after"]) for n in nd["per_name"]}
     assert per == {"google.com.": (10, 2), "example.org.": (10, 2), "httpd-example.": (6, 6)}
-    short = json.loads(run("whatif", ANY, "--search", "default.svc.cluster.local", "-f",
-                           "json").stdout)
+    short = json.loads(
+        run("whatif", ANY, "--search", "default.svc.cluster.local", "-f", "json").stdout
+    )
     # google.com and example.org: one expansion then as-is, A+AAAA (4 each); httpd-example,
     # gethostbyname2's passes: AAAA at the one expansion (NODATA) and as-is, then A (3).
     assert short["queries_after"] == 4 + 4 + 3 and short["unreachable"] == 0
@@ -143,11 +183,16 @@ def _one_line_error(result, code, text):
 
 
 def test_config_errors(tmp_path, resolv_conf):
-    _one_line_error(run("lookups", WALK, "--resolv-conf", tmp_path / "nope"), ExitCode.USAGE,
-                    "no such file")
-    _one_line_error(run("lookups", WALK, "--resolv-conf", resolv_conf, "--search", "x"),
-                    ExitCode.USAGE, "either --resolv-conf or --search")
+    _one_line_error(
+        run("lookups", WALK, "--resolv-conf", tmp_path / "nope"), ExitCode.USAGE, "no such file"
+    )
+    _one_line_error(
+        run("lookups", WALK, "--resolv-conf", resolv_conf, "--search", "x"),
+        ExitCode.USAGE,
+        "either --resolv-conf or --search",
+    )
     _one_line_error(run("lookups", WALK, "--ndots", 3), ExitCode.USAGE, "--ndots needs")
     _one_line_error(run("whatif", WALK), ExitCode.USAGE, "say what to change")
-    _one_line_error(run("explain", "x", "--search", "a", "--ndots", 99), ExitCode.USAGE,
-                    "out of range")
+    _one_line_error(
+        run("explain", "x", "--search", "a", "--ndots", 99), ExitCode.USAGE, "out of range"
+    )

@@ -54,9 +54,22 @@ def test_dns_messages_on_port_53_at_least_98_percent_of_tshark():
     per_file = {}
     for path in _captures():
         out = subprocess.run(
-            ["tshark", "-r", str(path), "-2", "-Y", "(udp.port==53 || tcp.port==53) && dns",
-             "-T", "fields", "-e", "dns.id"],
-            capture_output=True, text=True, check=False, timeout=120,
+            [
+                "tshark",
+                "-r",
+                str(path),
+                "-2",
+                "-Y",
+                "(udp.port==53 || tcp.port==53) && dns",
+                "-T",
+                "fields",
+                "-e",
+                "dns.id",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         ).stdout
         t = sum(len([x for x in line.split(",") if x]) for line in out.splitlines())
         _, report = _records(path)
@@ -70,8 +83,15 @@ def test_dns_messages_on_port_53_at_least_98_percent_of_tshark():
 
 def _key(row: dict, with_qname: bool) -> tuple:
     qname = (row["qname"] or "").rstrip(".").lower() if with_qname else None
-    return (row["client"], row["client_port"], row["server"], row["server_port"], row["proto"],
-            row["id"], qname)
+    return (
+        row["client"],
+        row["client_port"],
+        row["server"],
+        row["server_port"],
+        row["proto"],
+        row["id"],
+        qname,
+    )
 
 
 def _zeek_rows():
@@ -103,8 +123,13 @@ def test_zeek_dns_log_rows_reproduced_on_port_53():
     matched = expected = produced = useful = 0
     detail = {}
     for pcap, rows in _zeek_rows():
-        rows = [r for r in rows if 53 in (r["client_port"], r["server_port"])
-                and r["client"] is not None and not r.get("partial_columns")]
+        rows = [
+            r
+            for r in rows
+            if 53 in (r["client_port"], r["server_port"])
+            and r["client"] is not None
+            and not r.get("partial_columns")
+        ]
         if not rows:
             continue
         ours, _ = _records(CORPUS / "zeek" / pcap, options)
@@ -131,8 +156,10 @@ def test_zeek_dns_log_rows_reproduced_on_port_53():
         if hits != len(rows) and pcap not in KNOWN_DIFFERENCES:
             detail[pcap] = (len(rows), len(ours), hits)
     recall, precision = matched / expected, useful / produced
-    print(f"zeek port-53 rows: {expected}, matched {matched}, recall {recall:.3f}, "
-          f"precision {precision:.3f}")
+    print(
+        f"zeek port-53 rows: {expected}, matched {matched}, recall {recall:.3f}, "
+        f"precision {precision:.3f}"
+    )
     assert expected >= 40
     assert detail == {}
     assert recall >= 0.95 and precision >= 0.95, (recall, precision)

@@ -79,8 +79,10 @@ def test_same_bytes_on_the_same_interface_are_a_resend():
 
 def test_copies_written_out_of_order_across_interfaces():
     d = Deduplicator(window=0.010)
-    assert [d.is_duplicate(dg(t), interface=i) for t, i in
-            ((1.000020, 5), (1.0, 3), (1.0008, 5), (1.00081, 3))] == [False, True, False, True]
+    assert [
+        d.is_duplicate(dg(t), interface=i)
+        for t, i in ((1.000020, 5), (1.0, 3), (1.0008, 5), (1.00081, 3))
+    ] == [False, True, False, True]
 
 
 def test_without_interface_information_the_window_decides():

@@ -15,8 +15,17 @@ from typer.testing import CliRunner
 
 from dnssniff.cli import app
 
-HOSTILE = dns.name.Name([b"\x1b[2J\x1b]0;pwned\x07", b"a\nb\rc", b"=cmd|' /C calc'!A0", b"svc",
-                         b"cluster", b"local", b""])
+HOSTILE = dns.name.Name(
+    [
+        b"\x1b[2J\x1b]0;pwned\x07",
+        b"a\nb\rc",
+        b"=cmd|' /C calc'!A0",
+        b"svc",
+        b"cluster",
+        b"local",
+        b"",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +33,18 @@ def capture(tmp_path_factory):
     query = dns.message.make_query(HOSTILE, "A", id=4242)
     response = dns.message.make_response(query)
     response.answer.append(dns.rrset.from_text(HOSTILE, 30, "IN", "CNAME", "x\\027y.example."))
-    response.answer.append(dns.rrset.from_text("x\\027y.example.", 30, "IN", "TXT",
-                                               '"\\027[31mred\\010"'))
+    response.answer.append(
+        dns.rrset.from_text("x\\027y.example.", 30, "IN", "TXT", '"\\027[31mred\\010"')
+    )
     base = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
     pkts = [
-        base / IP(src="10.244.1.10", dst="10.96.0.10") / UDP(sport=40000, dport=53)
+        base
+        / IP(src="10.244.1.10", dst="10.96.0.10")
+        / UDP(sport=40000, dport=53)
         / query.to_wire(),
-        base / IP(src="10.96.0.10", dst="10.244.1.10") / UDP(sport=53, dport=40000)
+        base
+        / IP(src="10.96.0.10", dst="10.244.1.10")
+        / UDP(sport=53, dport=40000)
         / response.to_wire(),
     ]
     pkts[0].time, pkts[1].time = 1700000000.0, 1700000000.001
@@ -57,8 +71,9 @@ def test_no_control_byte_reaches_any_output(capture, command, fmt):
 def test_escaped_forms_exactly(capture):
     result = CliRunner().invoke(app, ["transactions", str(capture), "-f", "jsonl"])
     (row,) = [json.loads(line) for line in result.stdout.splitlines()]
-    assert row["qname"] == ("\\027[2J\\027]0\\;pwned\\007.a\\010b\\013c."
-                            "=cmd|'\\032/C\\032calc'!A0.svc.cluster.local.")
+    assert row["qname"] == (
+        "\\027[2J\\027]0\\;pwned\\007.a\\010b\\013c.=cmd|'\\032/C\\032calc'!A0.svc.cluster.local."
+    )
     assert row["answers"][0] == "x\\027y.example."
     assert row["answers"][1] == '"\\027[31mred\\010"'
 

@@ -65,17 +65,21 @@ def ether(ip: bytes) -> bytes:
 
 def outer(layers, inner: bytes) -> bytes:
     """An outer Ethernet/IPv4 packet carrying `layers` then `inner` (lengths computed)."""
-    return raw(Ether(src=MAC, dst=MAC) / IP(src="192.168.0.1", dst="192.168.0.2") / layers
-               / Raw(inner))
-
-
+    return raw(
+        Ether(src=MAC, dst=MAC) / IP(src="192.168.0.1", dst="192.168.0.2") / layers / Raw(inner)
+    )
 
 
 VARIANTS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
     "ethernet": (1, ether),
     "802.1q": (1, lambda ip: raw(Ether(src=MAC, dst=MAC) / Dot1Q(vlan=7, type=0x0800)) + ip),
-    "802.1ad+802.1q": (1, lambda ip: raw(Ether(src=MAC, dst=MAC, type=0x88A8) / Dot1AD(vlan=3)
-                                         / Dot1Q(vlan=7, type=0x0800)) + ip),
+    "802.1ad+802.1q": (
+        1,
+        lambda ip: (
+            raw(Ether(src=MAC, dst=MAC, type=0x88A8) / Dot1AD(vlan=3) / Dot1Q(vlan=7, type=0x0800))
+            + ip
+        ),
+    ),
     "linux-sll": (113, sll),
     "linux-sll2": (276, sll2),
     "raw": (101, lambda ip: ip),
@@ -83,17 +87,26 @@ VARIANTS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
     "null": (0, lambda ip: struct.pack("<I", 2) + ip),
     "loop": (108, lambda ip: struct.pack("!I", 2) + ip),
     "vxlan": (1, lambda ip: outer(UDP(sport=50000, dport=4789) / VXLAN(vni=1), ether(ip))),
-    "vxlan-flannel-8472": (1, lambda ip: outer(UDP(sport=50000, dport=8472) / VXLAN(vni=1),
-                                               ether(ip))),
-    "geneve": (1, lambda ip: outer(UDP(sport=50000, dport=6081) / GENEVE(proto=0x6558),
-                                   ether(ip))),
+    "vxlan-flannel-8472": (
+        1,
+        lambda ip: outer(UDP(sport=50000, dport=8472) / VXLAN(vni=1), ether(ip)),
+    ),
+    "geneve": (1, lambda ip: outer(UDP(sport=50000, dport=6081) / GENEVE(proto=0x6558), ether(ip))),
     "gre": (1, lambda ip: outer(GRE(proto=0x0800), ip)),
     "gre-in-udp": (1, lambda ip: outer(UDP(sport=50000, dport=4754) / GRE(proto=0x0800), ip)),
-    "ip-in-ip": (1, lambda ip: raw(Ether(src=MAC, dst=MAC)
-                                   / IP(src="192.168.0.1", dst="192.168.0.2", proto=4) / Raw(ip))),
-    "vxlan-in-vxlan": (1, lambda ip: outer(
-        UDP(sport=50001, dport=4789) / VXLAN(vni=2),
-        outer(UDP(sport=50000, dport=4789) / VXLAN(vni=1), ether(ip)))),
+    "ip-in-ip": (
+        1,
+        lambda ip: raw(
+            Ether(src=MAC, dst=MAC) / IP(src="192.168.0.1", dst="192.168.0.2", proto=4) / Raw(ip)
+        ),
+    ),
+    "vxlan-in-vxlan": (
+        1,
+        lambda ip: outer(
+            UDP(sport=50001, dport=4789) / VXLAN(vni=2),
+            outer(UDP(sport=50000, dport=4789) / VXLAN(vni=1), ether(ip)),
+        ),
+    ),
 }
 
 

@@ -13,12 +13,15 @@ from dnssniff.resolvers import PlannedQuery
 from dnssniff.whatif import WhatIf
 
 
-def explain_table(name: str, config: ResolverConfig, resolver: str,
-                  plan: list[PlannedQuery]) -> str:
+def explain_table(
+    name: str, config: ResolverConfig, resolver: str, plan: list[PlannedQuery]
+) -> str:
     """The queries a resolver sends for `name`, in order, with why."""
     search = " ".join(config.search) or "(none)"
-    head = (f"{resolver} resolving '{name}' with search {search} and ndots:{config.ndots} "
-            f"({config.source})")
+    head = (
+        f"{resolver} resolving '{name}' with search {search} and ndots:{config.ndots} "
+        f"({config.source})"
+    )
     rows = []
     n = 0
     for step, planned in enumerate(plan, 1):
@@ -27,16 +30,17 @@ def explain_table(name: str, config: ResolverConfig, resolver: str,
             rows.append((n, step, planned.name, qtype, planned.reason))
     table = tabulate(rows, headers=("#", "step", "query", "type", "why"), disable_numparse=True)
     useful = len(plan[-1].qtypes) if plan else 0
-    tail = (f"{n} queries if only the last name exists ({n - useful} of them wasted); "
-            "a name that exists earlier in the list stops the search there.")
+    tail = (
+        f"{n} queries if only the last name exists ({n - useful} of them wasted); "
+        "a name that exists earlier in the list stops the search there."
+    )
     if len(plan) > 1:
         fqdn = name if name.endswith(".") else name + "."
         tail += f" Asking for '{fqdn}' (trailing dot) sends {useful} queries."
     return "\n".join([head, "", table, "", tail]) + "\n"
 
 
-def explain_json(name: str, config: ResolverConfig, resolver: str,
-                 plan: list[PlannedQuery]) -> str:
+def explain_json(name: str, config: ResolverConfig, resolver: str, plan: list[PlannedQuery]) -> str:
     """The same as JSON."""
     doc = {
         "name": name,
@@ -64,33 +68,65 @@ def whatif_table(base: ResolverConfig | None, result: WhatIf, limit: int = 20) -
     parts.append(f"what if:       {result.label} ({result.resolver})")
     rows = [
         ("lookups", c(result.lookups), c(result.lookups), ""),
-        ("queries", c(result.queries_before), c(result.queries_after),
-         _pct(result.queries_before, result.queries_after)),
+        (
+            "queries",
+            c(result.queries_before),
+            c(result.queries_after),
+            _pct(result.queries_before, result.queries_after),
+        ),
         ("time on wasted queries", d(result.wasted_time_before), d(result.wasted_time_after), ""),
         ("lookups that would miss their answer", "", c(result.unreachable), ""),
     ]
     parts += [
         "",
-        tabulate(rows, headers=("", "as captured", "what if", "change"), disable_numparse=True,
-                 colalign=("left", "right", "right", "right")),
+        tabulate(
+            rows,
+            headers=("", "as captured", "what if", "change"),
+            disable_numparse=True,
+            colalign=("left", "right", "right", "right"),
+        ),
         "(what-if times assume each extra query costs the capture's mean NXDOMAIN round trip)",
     ]
     names = [
-        (n.name, c(n.lookups), c(n.queries_before), c(n.queries_after),
-         _pct(n.queries_before, n.queries_after), d(n.wasted_time_before),
-         d(n.wasted_time_after), c(n.unreachable) if n.unreachable else "")
+        (
+            n.name,
+            c(n.lookups),
+            c(n.queries_before),
+            c(n.queries_after),
+            _pct(n.queries_before, n.queries_after),
+            d(n.wasted_time_before),
+            d(n.wasted_time_after),
+            c(n.unreachable) if n.unreachable else "",
+        )
         for n in result.per_name[:limit]
     ]
     if names:
-        parts += ["", tabulate(
-            names, headers=("name", "lookups", "queries before", "after", "change",
-                            "wasted time before", "after", "would miss"),
-            disable_numparse=True, colalign=("left",) + ("right",) * 7)]
+        parts += [
+            "",
+            tabulate(
+                names,
+                headers=(
+                    "name",
+                    "lookups",
+                    "queries before",
+                    "after",
+                    "change",
+                    "wasted time before",
+                    "after",
+                    "would miss",
+                ),
+                disable_numparse=True,
+                colalign=("left",) + ("right",) * 7,
+            ),
+        ]
         if len(result.per_name) > limit:
             parts.append(f"... and {c(len(result.per_name) - limit)} more names")
     if result.unreachable:
-        parts += ["", f"warning: {c(result.unreachable)} lookups would no longer reach the "
-                      "name that answered them: this change is not safe as it stands"]
+        parts += [
+            "",
+            f"warning: {c(result.unreachable)} lookups would no longer reach the "
+            "name that answered them: this change is not safe as it stands",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -111,8 +147,11 @@ def whatif_json(base: ResolverConfig | None, result: WhatIf) -> str:
         "unreachable": result.unreachable,
         "per_name": [
             {
-                "name": n.name, "answer_name": n.answer_name, "lookups": n.lookups,
-                "queries_before": n.queries_before, "queries_after": n.queries_after,
+                "name": n.name,
+                "answer_name": n.answer_name,
+                "lookups": n.lookups,
+                "queries_before": n.queries_before,
+                "queries_after": n.queries_after,
                 "queries_with_trailing_dot": n.queries_fqdn,
                 "wasted_time_before": round(n.wasted_time_before, 6),
                 "wasted_time_after": round(n.wasted_time_after, 6),

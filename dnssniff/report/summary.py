@@ -16,11 +16,15 @@ def warnings_of(report: Report) -> list[str]:
     out = []
     for cap in report.captures:
         if cap.truncated:
-            out.append(f"{cap.name}: capture is truncated ({cap.truncated_detail}); "
-                       "everything before the cut was analysed")
+            out.append(
+                f"{cap.name}: capture is truncated ({cap.truncated_detail}); "
+                "everything before the cut was analysed"
+            )
         if cap.snaplen_cut:
-            out.append(f"{cap.name}: {text.count(cap.snaplen_cut)} packets were cut by the "
-                       "capture's snaplen (capture with -s 0 to keep whole packets)")
+            out.append(
+                f"{cap.name}: {text.count(cap.snaplen_cut)} packets were cut by the "
+                "capture's snaplen (capture with -s 0 to keep whole packets)"
+            )
     return out
 
 
@@ -54,20 +58,28 @@ def summary_table(report: Report) -> str:
         ("first query", _when(s.first_ts)),
         ("span", text.duration(span)),
         ("frames", c(s.frames)),
-        ("DNS messages",
-         f"{c(s.dns_messages)} ({c(s.queries)} queries, {c(s.responses)} responses)"),
+        (
+            "DNS messages",
+            f"{c(s.dns_messages)} ({c(s.queries)} queries, {c(s.responses)} responses)",
+        ),
         ("duplicate copies dropped", c(s.duplicates)),
         ("malformed", c(s.malformed)),
     ]
     if s.tcp.get("segments"):
         t = s.tcp
-        overview.append(("DNS over TCP", f"{c(t['messages'])} messages in {c(t['segments'])} "
-                         f"segments, {c(t['holes'])} holes ({c(t['bytes_skipped'])} bytes "
-                         "skipped)"))
+        overview.append(
+            (
+                "DNS over TCP",
+                f"{c(t['messages'])} messages in {c(t['segments'])} "
+                f"segments, {c(t['holes'])} holes ({c(t['bytes_skipped'])} bytes "
+                "skipped)",
+            )
+        )
     if s.decode.get("fragments"):
         d = s.decode
-        overview.append(("IP fragments", f"{c(d['fragments'])} reassembled into "
-                         f"{c(d['reassembled'])} packets"))
+        overview.append(
+            ("IP fragments", f"{c(d['fragments'])} reassembled into {c(d['reassembled'])} packets")
+        )
     if s.decode.get("tunnels"):
         overview.append(("tunnel layers removed", c(s.decode["tunnels"])))
     txns = [
@@ -82,23 +94,52 @@ def summary_table(report: Report) -> str:
     parts = [
         tabulate(overview, tablefmt="plain"),
         "",
-        tabulate(txns, headers=("transactions", "count", "share"), tablefmt="simple",
-                 colalign=("left", "right", "right")),
+        tabulate(
+            txns,
+            headers=("transactions", "count", "share"),
+            tablefmt="simple",
+            colalign=("left", "right", "right"),
+        ),
         "",
-        tabulate(latency, headers=("latency (answered)", "rtt"), tablefmt="simple",
-                 colalign=("left", "right")),
+        tabulate(
+            latency,
+            headers=("latency (answered)", "rtt"),
+            tablefmt="simple",
+            colalign=("left", "right"),
+        ),
     ]
     if s.rcodes:
         total = sum(s.rcodes.values())
         rows = [(k, c(v), text.percent(v, total)) for k, v in s.rcodes.items()]
-        parts += ["", tabulate(rows, headers=("rcode", "responses", "share"), tablefmt="simple",
-                               colalign=("left", "right", "right"))]
+        parts += [
+            "",
+            tabulate(
+                rows,
+                headers=("rcode", "responses", "share"),
+                tablefmt="simple",
+                colalign=("left", "right", "right"),
+            ),
+        ]
     if s.qtypes:
         rows = [(k, c(v)) for k, v in list(s.qtypes.items())[:10]]
-        parts += ["", tabulate(rows, headers=("qtype", "transactions"), tablefmt="simple",
-                               colalign=("left", "right"))]
+        parts += [
+            "",
+            tabulate(
+                rows,
+                headers=("qtype", "transactions"),
+                tablefmt="simple",
+                colalign=("left", "right"),
+            ),
+        ]
     if s.malformed_by_reason:
         rows = [(k, c(v)) for k, v in s.malformed_by_reason.items()]
-        parts += ["", tabulate(rows, headers=("malformed", "packets"), tablefmt="simple",
-                               colalign=("left", "right"))]
+        parts += [
+            "",
+            tabulate(
+                rows,
+                headers=("malformed", "packets"),
+                tablefmt="simple",
+                colalign=("left", "right"),
+            ),
+        ]
     return "\n".join(parts) + "\n"

@@ -65,8 +65,20 @@ class CsvFormat:
         return ""
 
 
-_TABLE_HEADERS = ("time", "proto", "client", "server", "id", "qname", "type", "status", "rcode",
-                  "rtt", "retx", "answers")
+_TABLE_HEADERS = (
+    "time",
+    "proto",
+    "client",
+    "server",
+    "id",
+    "qname",
+    "type",
+    "status",
+    "rcode",
+    "rtt",
+    "retx",
+    "answers",
+)
 
 
 class TableFormat:
@@ -87,20 +99,22 @@ class TableFormat:
         rec = transaction_record(txn)
         answers = rec["answers"]
         shown = " ".join(answers[:3]) + (f" (+{len(answers) - 3})" if len(answers) > 3 else "")
-        self._rows.append((
-            f"{rec['ts']:.6f}",
-            rec["proto"],
-            f"{rec['client']}:{rec['client_port']}",
-            f"{rec['server']}:{rec['server_port']}",
-            rec["id"],
-            rec["qname"],
-            rec["qtype"],
-            rec["status"],
-            rec["rcode"] or "-",
-            text.duration(rec["rtt"]),
-            rec["retransmits"] or "",
-            shown,
-        ))
+        self._rows.append(
+            (
+                f"{rec['ts']:.6f}",
+                rec["proto"],
+                f"{rec['client']}:{rec['client_port']}",
+                f"{rec['server']}:{rec['server_port']}",
+                rec["id"],
+                rec["qname"],
+                rec["qtype"],
+                rec["status"],
+                rec["rcode"] or "-",
+                text.duration(rec["rtt"]),
+                rec["retransmits"] or "",
+                shown,
+            )
+        )
         return ""
 
     def footer(self) -> str:
@@ -108,8 +122,10 @@ class TableFormat:
         self._rows.sort(key=lambda row: float(row[0]))
         out = tabulate(self._rows, headers=_TABLE_HEADERS, disable_numparse=True) + "\n"
         if self._omitted:
-            out += (f"... {text.count(self._omitted)} more transactions not shown; "
-                    "use --format jsonl or csv for the full list\n")
+            out += (
+                f"... {text.count(self._omitted)} more transactions not shown; "
+                "use --format jsonl or csv for the full list\n"
+            )
         return out
 
 
