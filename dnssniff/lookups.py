@@ -814,7 +814,12 @@ class LookupBuilder:
                     qtype = txn.qtype
                     htxns = hint.txns
                     other = hint.qs[start]
-                    if len(htxns) - start == 1 and other != qtype and hint.ports[-1] == port:
+                    if (
+                        len(htxns) - start == 1
+                        and other != qtype
+                        and hint.ports[-1] == port
+                        and ts <= hint.step_end + _MIN_RESEND
+                    ):
                         if (qtype == 28 and other == 1) or (qtype == 1 and other == 28):
                             hint.paired = True
                         if start != hint.step_from:
@@ -992,7 +997,9 @@ def _match(
         if last is None:
             continue
         if pos > last:
-            if open_walk:
+            # a resolver sends the next name at once after the answers (or the timeout)
+            # of the current one: a name later on is another lookup's, not a step forward
+            if open_walk and ts <= chain.step_end + _MIN_RESEND:
                 ok[base] = pos
                 q = _Q_STEP if pos == last + 1 and ts >= chain.step_end - _CLOCK_SLACK else _Q_LOOSE
                 if q > quality:
@@ -1050,7 +1057,9 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
             prev = t
     quality = _Q_SOCKET if same_socket else _Q_STEP
     if prev is None:
-        return quality
+        # the other query type of a step comes with it or right after its answer (or
+        # timeout); the same name asked later is another lookup of it
+        return quality if ts <= chain.step_end + _MIN_RESEND else 0
     if servfail or (prev.id == txn.id and prev.flow == flow):
         return quality
     r = prev.response
@@ -1618,7 +1627,7 @@ def infer_configs(
         return sum(n for seq, n in sequences.items() if candidate[: len(seq)] == seq)
 
     search = max(sequences, key=lambda c: (support(c), len(c)))
-    lower, upper = 1, None
+    lower = 1
     bounds: dict[str, list] = {}  # client -> [lower, upper]
     for (seq, asis_index, dots), client in zip(walks, owner, strict=True):
         # a pod of another namespace walks its own first domain, then the shared ones
@@ -1628,11 +1637,17 @@ def infer_configs(
         if own is None:
             own = bounds[client] = [1, None]
         if asis_index == 0:
-            upper = dots if upper is None else min(upper, dots)
             own[1] = dots if own[1] is None else min(own[1], dots)
         else:
             lower = max(lower, dots + 1)
             own[0] = max(own[0], dots + 1)
+    # A client whose as-is-first walks put its ndots below what the others' searched walks
+    # need gets its own ndots (below): its upper bound is explained there and must not pull
+    # the shared ndots down for everyone else (pods of one node: ndots 5 and ndots 2).
+    upper = None
+    for _, up in bounds.values():
+        if up is not None and up >= lower:
+            upper = up if upper is None else min(upper, up)
     ndots = _pick_ndots(lower, upper)
     per_client = {}
     for client, (low, up) in bounds.items():

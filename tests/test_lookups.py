@@ -841,3 +841,60 @@ def test_builder_learns_a_lower_ndots_from_an_as_is_first_walk():
     ]
     assert builder.config.ndots == 5
     assert [lk.resolver for lk in lookups[1:]] == ["glibc", "glibc"]
+
+
+def test_a_step_forward_only_right_after_the_previous_answer():
+    """`dig +search` asks one name (NXDOMAIN) and stops; a later command's query for the
+    next search name 0.7 s after that answer is another lookup, not a step forward. The
+    same name right after the answer (as a resolver walks) is the next step."""
+    first = txn(10.0, "nope.default.svc.cluster.local.", "A", port=40000, id=1)
+    late = txn(10.7, "nope.svc.cluster.local.", "A", "DATA", port=40001, id=2)
+    lookups, _ = run([first, late], grace=10.0)
+    assert [(lk.start, lk.queries, lk.outcome) for lk in lookups] == [
+        (10.0, 1, "NXDOMAIN"),
+        (10.7, 1, "NOERROR"),
+    ]
+    prompt = txn(10.0005, "nope.svc.cluster.local.", "A", "DATA", port=40001, id=2)
+    lookups, _ = run([first, prompt], grace=10.0)
+    assert [(lk.name, lk.start, lk.queries, lk.wasted_queries) for lk in lookups] == [
+        ("nope.", 10.0, 2, 1)
+    ]
+
+
+def test_the_other_query_type_of_a_step_only_right_after_it():
+    """`dig +search` gets SERVFAIL at its first name and stops; `getent hosts` asks AAAA
+    for that name 3 s later: another lookup, not the type the first one had not asked."""
+    name = "saku-cache.default.svc.cluster.local."
+    txns = [
+        txn(10.0, name, "A", "SERVFAIL", port=40000, id=1),
+        txn(13.0, name, "AAAA", "DATA", port=41000, id=9),
+    ]
+    lookups, _ = run(txns, grace=10.0)
+    assert [(lk.start, lk.queries, lk.outcome) for lk in lookups] == [
+        (10.0, 1, "SERVFAIL"),
+        (13.0, 1, "NOERROR"),
+    ]
+    # (on the same socket as well: the fast path keeps the same limit)
+    txns[1] = txn(13.0, name, "AAAA", "DATA", port=40000, id=9)
+    lookups, _ = run(txns, grace=10.0)
+    assert [(lk.start, lk.queries) for lk in lookups] == [(10.0, 1), (13.0, 1)]
+
+
+def test_infer_ndots_leaves_a_client_explained_upper_bound_out_of_the_shared_one():
+    """CLIENT searches a 3-dot name first (ndots at least 4), POD1 tries a 2-dot name as-is
+    first (ndots at most 2): POD1 gets 2 of its own, so the shared ndots keeps the
+    Kubernetes default 5 rather than being pulled down to 4."""
+    txns = getaddrinfo(
+        1.0,
+        [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("a.b.c.d")]
+        + [("a.b.c.d.", "DATA", "DATA")],
+    )
+    txns += getaddrinfo(
+        2.0,
+        [("maku.broken.com.", "NXDOMAIN", "NXDOMAIN")]
+        + [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("maku.broken.com")],
+        client=POD1,
+    )
+    config, per_client = infer_configs(txns)
+    assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
+    assert per_client == {POD1: 2}
