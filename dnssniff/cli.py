@@ -67,16 +67,24 @@ def _err(message: str) -> None:
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or the `--output` file; a file this command created is removed if it fails,
+    so a bad capture leaves no half-written report behind."""
     if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
+    created = not path.exists()
     try:
         handle = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-    with handle:
-        yield handle
+    try:
+        with handle:
+            yield handle
+    except BaseException:
+        if created:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _guard(work: Callable[[], ExitCode | None]) -> None:
@@ -320,8 +328,10 @@ def lookups(
     def work() -> None:
         options = _options(port, timeout, dedupe_window, dedupe)
         config = _resolver_config(resolv_conf, search, ndots)
+        if limit < 1:
+            raise ConfigError("--limit must be at least 1")
         formatter = lookups_formatter(fmt.value, limit)
-        tally = LookupTally()
+        tally = LookupTally(top=limit)
         with _output(output) as out:
             out.write(formatter.header())
             write, row, add = out.write, formatter.row, tally.add

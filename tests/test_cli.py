@@ -254,3 +254,11 @@ def test_nanosecond_sample_gives_the_same_transactions():
     nano = jsonl(run("transactions", PCAPS / "walkthrough-nano.pcap", "-f", "jsonl"))
     assert nano == jsonl(run("transactions", WALK, "-f", "jsonl"))
     assert (PCAPS / "walkthrough-nano.pcap").read_bytes()[:4] == b"\x4d\x3c\xb2\xa1"
+
+
+def test_failed_run_leaves_no_output_file(tmp_path):
+    out = tmp_path / "report.jsonl"
+    result = run("transactions", tmp_path / "missing.pcap", "-f", "jsonl", "-o", out)
+    assert result.exit_code == ExitCode.BAD_INPUT and not out.exists()
+    assert run("transactions", WALK, "-f", "jsonl", "-o", out).exit_code == 0
+    assert len(out.read_text().splitlines()) == 10

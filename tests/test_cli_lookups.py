@@ -196,3 +196,9 @@ def test_config_errors(tmp_path, resolv_conf):
     _one_line_error(
         run("explain", "x", "--search", "a", "--ndots", 99), ExitCode.USAGE, "out of range"
     )
+
+
+def test_limit_sets_how_many_wasteful_lookups_are_kept():
+    doc = json.loads(run("lookups", ANY, "-f", "json", "--limit", 2).stdout)
+    assert [lk["name"] for lk in doc["most_wasteful"]] == ["example.org.", "google.com."]
+    _one_line_error(run("lookups", ANY, "--limit", 0), ExitCode.USAGE, "--limit")
