@@ -49,7 +49,6 @@ def lookups_of_file(
     config: ResolverConfig | None,
     on_lookup: Callable[[Lookup], None],
     options: AnalyzerOptions | None = None,
-    on_transaction: TransactionSink | None = None,
     on_builder: Callable[[LookupBuilder], None] | None = None,
 ) -> tuple[Report, LookupBuilder]:
     """Analyse captures and rebuild the lookups applications made, passing each to `on_lookup`.
@@ -65,8 +64,6 @@ def lookups_of_file(
     next_expire = [float("-inf")]
 
     def sink(txn: Transaction) -> None:
-        if on_transaction is not None:
-            on_transaction(txn)
         done = feed(txn)
         if done:
             for lookup in done:

@@ -369,12 +369,3 @@ def finish(analyzer: Analyzer, sink: TransactionSink | None = None) -> None:
     for txn in analyzer.finish():
         if sink is not None:
             sink(txn)
-
-
-def feed_frames(analyzer: Analyzer, frames: Iterable[Frame]) -> list[Transaction]:
-    """Convenience for tests and notebooks: every transaction of `frames`, in order."""
-    out: list[Transaction] = []
-    for frame in frames:
-        out.extend(analyzer.feed(frame))
-    out.extend(analyzer.finish())
-    return out
