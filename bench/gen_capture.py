@@ -86,9 +86,11 @@ EXTERNAL: dict[str, tuple[int, tuple[str, ...], tuple[str, ...], str]] = {
     "api.segment.io": (3, ("52.34.68.98",), (), ""),
     "pypi.org": (3, ("151.101.0.223", "151.101.64.223"), ("2a04:4e42::223",), ""),
 }
-# Names asked with a trailing dot (as-is only) and for A alone, like `dig` or a health check.
+# Names asked with a trailing dot (as-is only) and for A alone, by `dig` (its query flags).
 FQDNS = ("kubernetes.default.svc.cluster.local.", "metadata.google.internal.")
-# A headless service whose A set does not fit 512 bytes: UDP answer truncated, TCP retry.
+_DIG_OPT = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)  # root, OPT, 1232 bytes, no options
+# A headless service whose A set does not fit 512 bytes: UDP answer truncated, TCP retry
+# (asked by dig too).
 BIG_NAME = "cassandra.data.svc.cluster.local."
 BIG_RECORDS = 48
 
@@ -299,6 +301,10 @@ class _Zone:
         question = bytearray(_HDR.pack(0, 0x0100, 1, 0, 0, 0))
         _put_name(question, qname, {})
         question += struct.pack("!HH", qtype, 1)
+        query = bytes(question)
+        if qname in FQDNS or qname == BIG_NAME:
+            # asked the way dig asks: AD set and an EDNS OPT record (1232-byte buffer)
+            query = _HDR.pack(0, 0x0120, 1, 0, 0, 1) + query[12:] + _DIG_OPT
         rcode, records, zone = self._records(qname, qtype)
         authoritative = qname.rstrip(".").endswith(CLUSTER_DOMAIN)
         flags = (0x8580 if authoritative else 0x8180) | rcode
@@ -334,7 +340,7 @@ class _Zone:
             tc = bytearray(_HDR.pack(0, flags | 0x0200, 1, 0, 0, 0))
             tc += question[12:]
             truncated = bytes(tc)
-        return _Answer(bytes(question[2:]), bytes(body[2:]), rcode, bool(records), truncated[2:])
+        return _Answer(query[2:], bytes(body[2:]), rcode, bool(records), truncated[2:])
 
 
 class _Generator:

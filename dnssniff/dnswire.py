@@ -364,6 +364,18 @@ def answers_of(msg: DnsMessage) -> tuple[str, ...]:
     return tuple([rdata_text(data, t, c, s, e) for t, c, _ttl, s, e in records])
 
 
+def cname_target(msg: DnsMessage) -> str | None:
+    """The name the ANSWER section's CNAME records lead to (the last target, as
+    presentation text with the trailing dot), or None without a CNAME. Never raises."""
+    data = msg.payload
+    records, _ = _answers(data, msg.qdcount, msg.ancount, [])
+    target = None
+    for rtype, rclass, _ttl, start, end in records:
+        if rtype == 5:
+            target = rdata_text(data, rtype, rclass, start, end)
+    return target
+
+
 def response_details(msg: DnsMessage) -> ResponseDetails:
     """Decode the answer, authority and additional sections of `msg`. Never raises.
 

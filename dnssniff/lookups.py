@@ -49,13 +49,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
-from dnssniff.dnswire import answers_of
+from dnssniff.dnswire import answers_of, cname_target
 from dnssniff.mnemonics import qtype_text, rcode_text
 from dnssniff.model import Status, Transaction, Transport
 from dnssniff.resolvconf import MAX_NDOTS, ResolverConfig
 from dnssniff.resolvers import candidate_names, count_dots
 
 TC_FLAG = 0x0200
+AD_FLAG = 0x0020
 DEFAULT_WINDOW = 12.0
 # The correlator emits an unanswered transaction 15 s (its default timeout) after the
 # first transmission, at its next expiry sweep (every 1 s): it must still be placed in
@@ -310,6 +311,7 @@ class _Chain:
     """
 
     __slots__ = (
+        "alias",
         "client",
         "data_time",
         "final_key",
@@ -369,6 +371,8 @@ class _Chain:
         self.lost = False  # some transaction went unanswered
         self.servfail = False
         self.truncated = False  # some reply had TC=1
+        # the key of the CNAME target nslookup asked AAAA for (see `_cname_join`)
+        self.alias: str | None = None
         r = txn.response
         if r is None:
             self.lost = True
@@ -567,8 +571,12 @@ class LookupBuilder:
         if self._readings is not None:
             return
         sample = [t for bucket in self._buckets.values() for t in bucket]
-        config, per_client = infer_configs(sample, window=self.window)
+        inferred = infer_configs(sample, window=self.window)
+        config, per_client = inferred.config, inferred.ndots
         self.config = config or ResolverConfig(source=_INFERRED)
+        for client, namespace in inferred.namespaces.items():
+            if len(self._namespaces) < self.max_clients:
+                self._namespaces.setdefault(client, namespace)
         by_ndots: dict[int, tuple[ResolverConfig, _Readings]] = {}
         for client, ndots in per_client.items():
             entry = by_ndots.get(ndots)
@@ -758,14 +766,49 @@ class LookupBuilder:
                     self._client_configs[client] = (mine, _Readings(mine))
                 chain.first = {base: 0}
                 chain.readings = {base: 1}
-                chain.add(txn, key, config.timeout)  # type: ignore[union-attr]
-                port = txn.flow.client_port
-                sockets = self._sockets.get(client)
-                if sockets is None:
-                    sockets = self._sockets[client] = {}
-                sockets[port] = chain
-                chain.ports.append(port)
+                self._join(chain, client, txn, key)
                 return True
+        return False
+
+    def _join(self, chain: _Chain, client: str, txn: Transaction, key: str) -> None:
+        """Add `txn` to `chain` outside the matcher's own path, socket index included."""
+        chain.add(txn, key, self.config.timeout)  # type: ignore[union-attr]
+        port = txn.flow.client_port
+        sockets = self._sockets.get(client)
+        if sockets is None:
+            sockets = self._sockets[client] = {}
+        sockets[port] = chain
+        chain.ports.append(port)
+
+    def _cname_join(self, client: str, txn: Transaction, key: str, ts: float) -> bool:
+        """nslookup asks A through the list, then AAAA for the name that answered, or for
+        the CNAME target when that name is an alias (`www.example.org` -> AAAA of
+        `example.org`): `txn` is such a question when a chain of this client that asked A
+        alone got data whose CNAME leads to `txn`'s name, just before. It joins that chain,
+        as the AAAA of its final name. True when it did."""
+        chains = self._chains.get(client)
+        if not chains:
+            return False
+        for chain in reversed(chains[-8:]):
+            data_time = chain.data_time
+            if (
+                data_time is None
+                or chain.alias is not None
+                or not data_time - _CLOCK_SLACK <= ts <= chain.step_end + _MIN_RESEND
+                or chain.qs.count(1) != len(chain.qs)
+            ):
+                continue
+            found = None
+            for t in chain.txns[chain.step_from :]:
+                if _has_data(t):
+                    found = t
+                    break
+            target = cname_target(found.response) if found is not None else None  # type: ignore[union-attr]
+            if target is None or name_key(target) != key:
+                continue
+            self._join(chain, client, txn, key)
+            chain.alias = key
+            return True
         return False
 
     def _process(self, txn: Transaction, out: list[Lookup]) -> None:
@@ -938,6 +981,8 @@ class LookupBuilder:
             and self._as_is_first(client, txn, key, readings, ts)
         ):
             return
+        if txn.qtype == 28 and cidx is not None and self._cname_join(client, txn, key, ts):
+            return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
         chain = _Chain(client, readings, txn, key, timeout, port)
         sockets = self._sockets.get(client)
@@ -1088,7 +1133,9 @@ def _choose_base(
     sent. So is a single name asked for A alone: the searching stub resolvers (glibc
     getaddrinfo, musl, Go) ask A and AAAA together, so A alone is dig or a health check
     with a fully qualified name (`dig +search` of a name found at the first step looks the
-    same on the wire and costs the same: nothing is wasted either way).
+    same on the wire and costs the same: nothing is wasted either way). dig is told by
+    its query, not by A alone (see `dig_like`): glibc's `getaddrinfo(AF_INET)` asks A alone
+    too, through the search list, and the name it found at the first step was asked short.
 
     `namespace` is the client's (known or learnt, None when unknown): a single name
     `P.<other namespace>.svc.<domain>` is not a search step of `P` for that client but the
@@ -1103,6 +1150,7 @@ def _choose_base(
             best_base, best_pos = base, pos
     keys = chain.keys
     key0 = keys[0]
+    n_keys = len(keys) if chain.alias is None else len(keys) - keys.count(chain.alias)
     if namespace is not None and best_pos == 0 and best_base != key0 and chain.steps == 1:
         split = _namespace_split_cached(key0, config)
         if split is not None and split[0] == best_base and split[1] != namespace:
@@ -1115,12 +1163,24 @@ def _choose_base(
                 ):
                     best_base, best_pos = base, pos
     if (
-        (best_pos != 0 or (len(qtypes) == 1 and 1 in qtypes))
+        (best_pos != 0 or (len(qtypes) == 1 and 1 in qtypes and dig_like(chain.txns[0])))
         and key0 in first
-        and keys.count(key0) == len(keys)
+        and keys.count(key0) == n_keys
     ):
         return key0, True
     return best_base, False
+
+
+def dig_like(txn: Transaction) -> bool:
+    """The query came from dig (or another BIND tool that sets AD and sends EDNS).
+
+    dig asks with the AD flag and an OPT record (EDNS, with a cookie) by default; the stub
+    resolvers of glibc, musl and Go, and nslookup, ask with RD alone and no additional
+    record (glibc adds EDNS only with `options edns0`, AD only with `trust-ad`: both, for
+    one name asked for A alone, would read as dig).
+    """
+    q = txn.query
+    return q is not None and q.arcount > 0 and bool(q.flags & AD_FLAG)
 
 
 def pick_useful(txns: list[Transaction]) -> Transaction:
@@ -1210,6 +1270,9 @@ def build_lookup(chain: _Chain, config: ResolverConfig, namespace: str | None = 
         useful = (txns[-2], txns[-1]) if qs[-1] != qs[-2] else _useful_of(chain, final_key)
     else:
         useful = _useful_of(chain, final_key)
+    alias = chain.alias
+    if alias is not None and alias != final_key:
+        useful = (*useful, pick_useful([t for t, k in zip(txns, keys, strict=True) if k == alias]))
     start = first.ts
     # One pass over the useful transactions: the reply used (the first with data, else
     # the first answered, else any; the earliest sent of those) and the best outcome.
@@ -1422,8 +1485,8 @@ def guess_resolver(
 
     Two query types for one name from two source ports: Go. One port: glibc, unless it
     stopped where glibc goes on (NODATA/SERVFAIL before the end of the list, or no search
-    at all for a failing name with enough dots): musl. Only A, one absolute name where a
-    searching resolver would have expanded it: dig. A through the list and AAAA only for the
+    at all for a failing name with enough dots): musl. dig's own query flags (`dig_like`):
+    dig, or dig+search when it walked the list. A through the list and AAAA only for the
     name that answered: nslookup. `qtypes` is the set of the chain's query types, when the
     caller has it.
     """
@@ -1431,8 +1494,8 @@ def guess_resolver(
     if qtypes is None:
         qtypes = set(chain.qs)
     if len(qtypes) == 1 and 1 in qtypes:
-        if keys.count(base) == len(keys) and config.search and count_dots(base) < config.ndots:
-            return "dig"
+        if dig_like(chain.txns[0]):
+            return "dig" if chain.steps == 1 else "dig+search"
         return "unknown"
     if 1 in qtypes and 28 in qtypes:
         if chain.passes > 1:
@@ -1542,21 +1605,32 @@ def _common_prefix(a: list[str], b: list[str]) -> list[str]:
     return a[:n]
 
 
+@dataclass(slots=True)
+class Inference:
+    """What `infer_configs` read from the traffic."""
+
+    config: ResolverConfig | None  # the shared search list and ndots (None: no evidence)
+    ndots: dict[str, int]  # client -> its own ndots, where its walks call for another
+    namespaces: dict[str, str]  # client -> the namespace its walks started in
+
+
 def infer_config(
     transactions: Iterable[Transaction], *, window: float = DEFAULT_WINDOW
 ) -> ResolverConfig | None:
     """Guess the clients' search list and ndots from their traffic; None without evidence
     (the shared part of `infer_configs`)."""
-    return infer_configs(transactions, window=window)[0]
+    return infer_configs(transactions, window=window).config
 
 
 def infer_configs(
     transactions: Iterable[Transaction], *, window: float = DEFAULT_WINDOW
-) -> tuple[ResolverConfig | None, dict[str, int]]:
+) -> Inference:
     """Guess the clients' search list and ndots from their traffic: the shared config
     (None without evidence) and, per client whose own walks call for another ndots, that
     ndots (pods of one node may set different ndots; the search lists differ only in the
-    namespace, which the builder reads per client).
+    namespace, which the builder reads per client), and per client whose walk started
+    at `<namespace>.svc.<domain>`, that namespace (so that the first lookups of a capture
+    already tell a service of another namespace asked by its full name from a short name).
 
     Per client, in time order, consecutive failed names that share their leading labels
     and then differ only in their tail (`x.default.svc.cluster.local`, `x.svc.cluster.local`,
@@ -1620,7 +1694,7 @@ def infer_configs(
         if group is not None and _close_walk(group, walks):
             owner.append(client)
     if not walks:
-        return None, {}
+        return Inference(None, {}, {})
     sequences = Counter(seq for seq, _, _ in walks)
 
     def support(candidate: tuple[str, ...]) -> int:
@@ -1656,7 +1730,17 @@ def infer_configs(
             own_ndots = _pick_ndots(low, up)
             if own_ndots != ndots:
                 per_client[client] = own_ndots
-    return ResolverConfig(search=search, ndots=ndots, source=_INFERRED), per_client
+    config = ResolverConfig(search=search, ndots=ndots, source=_INFERRED)
+    namespaces: dict[str, str] = {}
+    suffix = namespace_suffix(config)
+    if suffix is not None:
+        for (seq, _, _), client in zip(walks, owner, strict=True):
+            # a walk over the shared domains from its own first one: `<ns>.<suffix>`
+            if len(seq) >= 2 and seq[1:] == search[1 : len(seq)]:
+                label = seq[0][: -len(suffix) - 1]
+                if seq[0].endswith("." + suffix) and label and "." not in label:
+                    namespaces.setdefault(client, label)
+    return Inference(config, per_client, namespaces)
 
 
 def _continues_walk(group: _Group, labels: list[str], ts: float, window: float) -> bool:

@@ -26,7 +26,7 @@ RTT = 0.0004
 _RCODES = {"NOERROR": 0, "SERVFAIL": 2, "NXDOMAIN": 3, "REFUSED": 5}
 
 
-def message(ts, flow, id, qname, qtype, *, qr, rcode=0, ancount=0, flags=0, payload=b""):
+def message(ts, flow, id, qname, qtype, *, qr, rcode=0, ancount=0, flags=0, arcount=0, payload=b""):
     return DnsMessage(
         ts=ts,
         flow=flow,
@@ -42,7 +42,7 @@ def message(ts, flow, id, qname, qtype, *, qr, rcode=0, ancount=0, flags=0, payl
         qdcount=1,
         ancount=ancount,
         nscount=0,
-        arcount=0,
+        arcount=arcount,
         size=60,
         payload=payload,
     )
@@ -64,12 +64,16 @@ def txn(
     rtt=RTT,
     payload=b"",
     ancount=None,
+    dig=False,
 ):
-    """One transaction. reply: "DATA", "NODATA", an rcode name, or "LOST" (unanswered)."""
+    """One transaction. reply: "DATA", "NODATA", an rcode name, or "LOST" (unanswered).
+    `dig`: the query carries dig's AD flag and EDNS record."""
     flow = Flow(Transport.TCP if tcp else Transport.UDP, client, port, SERVER, 53)
     qt = qtype_value(qtype)
     times = tuple(ts + i * resend_after for i in range(1 + retransmits))
-    query = message(ts, flow, id, qname, qt, qr=False)
+    query = message(
+        ts, flow, id, qname, qt, qr=False, flags=0x0020 if dig else 0, arcount=1 if dig else 0
+    )
     if reply == "LOST":
         return Transaction(
             ts, flow, id, qname, qt, 1, Status.UNANSWERED, query, None, None, retransmits, 0, times
@@ -363,7 +367,7 @@ def test_two_clients_interleaved():
 
 
 def test_dig_without_search_single_label():
-    (lookup,), _ = run([txn(10.0, "web.", "A", "NXDOMAIN")])
+    (lookup,), _ = run([txn(10.0, "web.", "A", "NXDOMAIN", dig=True)])
     assert lookup.name == "web."
     assert (lookup.queries, lookup.wasted_queries) == (1, 0)
     assert lookup.outcome == "NXDOMAIN"
@@ -414,6 +418,70 @@ def test_coredns_autopath():
     assert lookup.answer_name == name
     assert (lookup.queries, lookup.wasted_queries) == (2, 0)
     assert lookup.findings == ("autopath",)
+
+
+def _cname_payload(owner, target, rdata):
+    response = dns.message.make_response(dns.message.make_query(owner, "A"))
+    response.answer.append(dns.rrset.from_text(owner, 30, "IN", "CNAME", target))
+    response.answer.append(dns.rrset.from_text(target, 30, "IN", "A", rdata))
+    return response.to_wire()
+
+
+def test_nslookup_asks_aaaa_at_the_cname_target():
+    """nslookup (BIND 9.18) of an alias: A through the list, each from its own socket; the
+    A at `www.example.org.` answers with a CNAME to `example.org.`, then AAAA is asked for
+    the target, not for the name typed. One lookup: 6 queries, 4 wasted (the A of the
+    alias and the AAAA of its target are the useful ones)."""
+    names = [*expansions("www.example.org"), "www.example.org."]
+    txns = [txn(10.0 + i * GAP, n, "A", "NXDOMAIN", port=48000 + i) for i, n in enumerate(names)]
+    payload = _cname_payload("www.example.org.", "example.org.", "93.184.216.34")
+    txns[-1] = txn(
+        10.0 + 4 * GAP, "www.example.org.", "A", "DATA", port=48004, ancount=2, payload=payload
+    )
+    txns.append(txn(10.0 + 5 * GAP, "example.org.", "AAAA", "DATA", port=48005))
+    (lookup,), _ = run(txns)
+    assert lookup.name == "www.example.org."
+    assert (lookup.queries, lookup.wasted_queries) == (6, 4)
+    assert lookup.resolver == "nslookup"
+    assert lookup.qtypes == ("A", "AAAA")
+    assert [t.qname for t in lookup.final] == ["www.example.org.", "example.org."]
+
+
+def test_aaaa_of_another_name_is_not_taken_without_the_cname():
+    """The same shape, but the A answer holds no CNAME: the AAAA of `example.org.` is
+    another lookup."""
+    names = [*expansions("www.example.org"), "www.example.org."]
+    txns = [txn(10.0 + i * GAP, n, "A", "NXDOMAIN", port=48000 + i) for i, n in enumerate(names)]
+    txns[-1] = txn(10.0 + 4 * GAP, "www.example.org.", "A", "DATA", port=48004)
+    txns.append(txn(10.0 + 5 * GAP, "example.org.", "AAAA", "DATA", port=48005))
+    lookups, _ = run(txns)
+    assert [(lk.name, lk.queries) for lk in lookups] == [
+        ("www.example.org.", 5),
+        ("example.org.", 1),
+    ]
+
+
+def test_a_alone_is_dig_only_with_digs_query_flags():
+    """A alone for `web.default.svc.cluster.local.`, answered: from dig (AD + EDNS) it is
+    the name typed; from glibc's getaddrinfo(AF_INET) it is `web` found at the first
+    search step (the wire is the same otherwise, and short names are what pods ask)."""
+    name = "web.default.svc.cluster.local."
+    (from_dig,), _ = run([txn(10.0, name, "A", "DATA", dig=True)])
+    (from_libc,), _ = run([txn(10.0, name, "A", "DATA")])
+    assert (from_dig.name, from_dig.resolver, from_dig.fqdn) == (name, "dig", True)
+    assert (from_libc.name, from_libc.resolver, from_libc.fqdn) == ("web.", "unknown", False)
+
+
+def test_dig_search_is_named():
+    names = [*expansions("google.com"), "google.com."]
+    txns = [
+        txn(10.0 + i * GAP, n, "A", "NXDOMAIN", port=48000 + i, dig=True)
+        for i, n in enumerate(names)
+    ]
+    txns[-1] = txn(10.0 + 4 * GAP, "google.com.", "A", "DATA", port=48004, dig=True)
+    (lookup,), _ = run(txns)
+    assert (lookup.name, lookup.queries, lookup.wasted_queries) == ("google.com.", 5, 4)
+    assert lookup.resolver == "dig+search"
 
 
 def storm(n, *, every, client=CLIENT):
@@ -626,7 +694,9 @@ def test_pods_of_another_namespace_walk_their_own_first_domain():
         ],
         port=42000,
     )
-    txns.append(txn(13.0, "kubernetes.default.svc.cluster.local.", "A", "DATA", port=43000))
+    txns.append(
+        txn(13.0, "kubernetes.default.svc.cluster.local.", "A", "DATA", port=43000, dig=True)
+    )
     lookups, _ = run(txns)
     got = [(lk.name, lk.queries, lk.wasted_queries, lk.namespace, lk.fqdn) for lk in lookups]
     assert got == [
@@ -817,9 +887,26 @@ def test_infer_ndots_per_client_and_no_domain_from_a_later_full_name():
     txns += getaddrinfo(
         4.0, [("naku.ops.svc.cluster.local.", "DATA", "DATA")], client=POD1, port=51000
     )
-    config, per_client = infer_configs(txns)
+    inferred = infer_configs(txns)
+    config, per_client = inferred.config, inferred.ndots
     assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
     assert per_client == {POD1: 2}
+    assert inferred.namespaces == {CLIENT: "default", POD1: "default"}
+
+
+def test_inferred_namespace_applies_from_the_first_lookup():
+    """No config given. The capture opens with the pod asking a service of another
+    namespace by its full name (one step, answered); its namespace shows only in a walk a
+    second later. The walk is in the inference sample, so the first lookup is already read
+    as `web.shop.svc.cluster.local.`, not as `web` found at the pod's first search step."""
+    txns = getaddrinfo(1.0, [("web.shop.svc.cluster.local.", "DATA", "DATA")], port=39000)
+    txns += walkthrough(2.0)
+    lookups, builder = run(txns, config=None)
+    assert builder.config.search == SUFFIXES
+    assert [(lk.name, lk.queries, lk.namespace) for lk in lookups] == [
+        ("web.shop.svc.cluster.local.", 2, "default"),
+        ("google.com.", 10, "default"),
+    ]
 
 
 def test_builder_learns_a_lower_ndots_from_an_as_is_first_walk():
@@ -895,6 +982,7 @@ def test_infer_ndots_leaves_a_client_explained_upper_bound_out_of_the_shared_one
         + [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("maku.broken.com")],
         client=POD1,
     )
-    config, per_client = infer_configs(txns)
+    inferred = infer_configs(txns)
+    config, per_client = inferred.config, inferred.ndots
     assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
     assert per_client == {POD1: 2}

@@ -153,7 +153,7 @@ def walkthrough_commands(musl: str | None) -> list[Command | Storm]:
         Command(
             "dig-search-google",
             ("dig", "+search", "google.com"),
-            Expected("google.com.", 5, 4, "NOERROR", "google.com."),
+            Expected("google.com.", 5, 4, "NOERROR", "google.com.", "dig+search"),
         ),
         # nslookup (BIND 9.18): A through the whole list, then AAAA for the name that
         # answered only, each query from its own socket.
