@@ -60,19 +60,13 @@ def lookups_of_file(
     builder = LookupBuilder(config)
     if on_builder is not None:
         on_builder(builder)
-    feed, expire = builder.feed, builder.expire
-    next_expire = [float("-inf")]
+    feed = builder.feed
 
     def sink(txn: Transaction) -> None:
+        # (the builder closes idle chains itself, once a second of packet time)
         done = feed(txn)
         if done:
             for lookup in done:
-                on_lookup(lookup)
-        # Close idle chains about once a second of packet time, not per transaction.
-        ts = txn.ts
-        if ts >= next_expire[0]:
-            next_expire[0] = ts + 1.0
-            for lookup in expire(ts):
                 on_lookup(lookup)
 
     # The `analyze` summary is not part of this report: skip its counting.

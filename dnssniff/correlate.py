@@ -157,6 +157,9 @@ class Correlator:
                         del entries[i]
                     self._pending_count -= 1
                     self._answered[key] = msg.ts
+                    # Same endpoints: share the query's flow, so that the response's own
+                    # dies young (consumers that hold transactions hold one flow, not two).
+                    msg.flow = query.flow
                     return [self._answered_txn(query, entry.times, msg)]
         answered_at = self._answered.get(key)
         if answered_at is None:

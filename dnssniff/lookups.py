@@ -45,7 +45,7 @@ one or two transactions only, not at every transaction again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
@@ -91,6 +91,7 @@ _SENT = attrgetter("ts")
 _NEG_INF = float("-inf")
 _INF = float("inf")
 _UNSOLICITED = Status.UNSOLICITED
+_NO_LOOKUPS: tuple[Lookup, ...] = ()
 
 # Match qualities (higher wins; see the module docstring).
 _Q_SOCKET = 3  # same name, same socket: the other query type or a resend
@@ -468,7 +469,8 @@ class LookupBuilder:
         self.grace = grace
         self.max_chains_per_client = max_chains_per_client
         self.max_clients = max_clients
-        self.stats = LookupStats()
+        self._stats = LookupStats()
+        self._fed = 0  # transactions fed (counted here, folded into `stats` when read)
         self._readings = _Readings(config) if config is not None else None
         # Inferred per client where its own walks show another ndots than the shared
         # config's (a node-wide capture holds pods of several configurations): client ->
@@ -504,18 +506,29 @@ class LookupBuilder:
         self._released = float("-inf")  # every transaction sent before this is processed
 
     @property
+    def stats(self) -> LookupStats:
+        """The counts so far."""
+        self._stats.transactions = self._fed
+        return self._stats
+
+    @property
     def open_transactions(self) -> int:
         """Transactions held now (reorder buffer plus open chains); at most about max_open."""
         return self._open
 
     # -- streaming interface -------------------------------------------------------------
 
-    def feed(self, txn: Transaction) -> list[Lookup]:
-        """Accept one transaction; return the lookups it allowed to be completed."""
+    def feed(self, txn: Transaction) -> Sequence[Lookup]:
+        """Accept one transaction; return the lookups it allowed to be completed.
+
+        Once a second of packet time it processes the transactions that became due and
+        closes the chains that went idle (what `expire` does), so a caller that feeds a
+        steady stream need not call `expire` at all. Nearly every call returns an empty
+        tuple (no list is made for it)."""
         if txn.status is _UNSOLICITED:
-            self.stats.unsolicited += 1
-            return []
-        self.stats.transactions += 1
+            self._stats.unsolicited += 1
+            return _NO_LOOKUPS
+        self._fed += 1
         ts = txn.ts
         r = txn.response
         if r is not None:
@@ -528,7 +541,7 @@ class LookupBuilder:
             self._clock = clock = seen
         released = self._released
         if ts < released and self._readings is not None:
-            self.stats.late += 1
+            self._stats.late += 1
             self._open += 1
             out: list[Lookup] = []
             self._process(txn, out)
@@ -540,12 +553,18 @@ class LookupBuilder:
         else:
             self._hold(ts, txn)
         self._open += 1
-        out = []
         if clock - self.reorder >= released + 1.0:
+            out = []
             self._release(clock - self.reorder, out)
+            self._close_idle(out)
+            if self._open > self.max_open:
+                self._bound(out)
+            return out
         if self._open > self.max_open:
+            out = []
             self._bound(out)
-        return out
+            return out
+        return _NO_LOOKUPS
 
     def expire(self, now: float) -> list[Lookup]:
         """Process what packet time `now` has made safe; return the lookups that closed."""
@@ -649,7 +668,7 @@ class LookupBuilder:
             if not bucket:
                 del buckets[first]
                 self._forget_current()
-            self.stats.forced += len(chunk)
+            self._stats.forced += len(chunk)
             for txn in chunk:
                 if txn.ts > self._released:
                     self._released = txn.ts
@@ -662,7 +681,7 @@ class LookupBuilder:
             for chain in chains:
                 if self._open <= target:
                     break
-                self.stats.chains_evicted += 1
+                self._stats.chains_evicted += 1
                 self._close(chain, out)
 
     def _close(self, chain: _Chain, out: list[Lookup]) -> None:
@@ -693,7 +712,7 @@ class LookupBuilder:
             if not cidx:
                 del self._index[client]
         self._open -= len(chain.txns)
-        self.stats.lookups += 1
+        self._stats.lookups += 1
         namespaces = self._namespaces
         known = namespaces.get(client)
         own = self._client_configs.get(client) if self._client_configs else None
@@ -904,7 +923,7 @@ class LookupBuilder:
                         if end > hint.step_end:
                             hint.step_end = end
                         if len(htxns) >= MAX_CHAIN:
-                            self.stats.chains_cut += 1
+                            self._stats.chains_cut += 1
                             self._close(hint, out)
                         continue
             self._process_slow(txn, client, port, key, readings, ts, out)
@@ -972,7 +991,7 @@ class LookupBuilder:
             sockets[port] = best
             best.ports.append(port)
             if len(best.txns) >= MAX_CHAIN:
-                self.stats.chains_cut += 1
+                self._stats.chains_cut += 1
                 self._close(best, out)
             return
         if (
@@ -1010,7 +1029,7 @@ class LookupBuilder:
             for old in [c for c in chains if self._idle(c, ts)]:
                 self._close(old, out)
             if len(chains) > self.max_chains_per_client:
-                self.stats.chains_evicted += 1
+                self._stats.chains_evicted += 1
                 self._close(min(chains, key=lambda c: c.last_activity), out)
 
 

@@ -77,7 +77,6 @@ class LookupTally:
         self.top = top
         self.max_keys = max_keys
         self.resolver = resolver
-        self.total = Totals()
         self.names: dict[str, Totals] = {}
         self.clients: dict[str, Totals] = {}
         self._worst: list[tuple[int, float, int, Lookup]] = []
@@ -85,18 +84,45 @@ class LookupTally:
         self._representatives: dict[str, Lookup] = {}
 
     def add(self, lookup: Lookup) -> None:
-        """Count one lookup."""
+        """Count one lookup (once per lookup of a large capture: known names and clients
+        and lookups that cannot enter the most wasteful cost a dict access each)."""
         fqdn = fqdn_queries(lookup)
-        self.total.add(lookup, fqdn)
-        self._bucket(self.names, lookup.name).add(lookup, fqdn)
-        self._bucket(self.clients, lookup.client).add(lookup, fqdn)
-        if lookup.name not in self._representatives and len(self._representatives) < self.max_keys:
-            self._representatives[lookup.name] = lookup
-        entry = (lookup.wasted_queries, lookup.wasted_time, -next(self._seq), lookup)
-        if len(self._worst) < self.top:
-            heapq.heappush(self._worst, entry)
-        elif entry[:3] > self._worst[0][:3]:
-            heapq.heapreplace(self._worst, entry)
+        name = lookup.name
+        totals = self.names.get(name)
+        if totals is None:
+            totals = self._bucket(self.names, name)
+            if name not in self._representatives and len(self._representatives) < self.max_keys:
+                self._representatives[name] = lookup
+        totals.add(lookup, fqdn)
+        totals = self.clients.get(lookup.client)
+        if totals is None:
+            totals = self._bucket(self.clients, lookup.client)
+        totals.add(lookup, fqdn)
+        worst = self._worst
+        wasted = lookup.wasted_queries
+        if len(worst) < self.top:
+            heapq.heappush(worst, (wasted, lookup.wasted_time, -next(self._seq), lookup))
+        else:
+            # ties go to the earlier lookup: a later one enters only when strictly worse
+            low = worst[0]
+            if wasted > low[0] or (wasted == low[0] and lookup.wasted_time > low[1]):
+                heapq.heapreplace(worst, (wasted, lookup.wasted_time, -next(self._seq), lookup))
+
+    @property
+    def total(self) -> Totals:
+        """The whole capture's totals: the sum of the per-name ones (every lookup is in
+        exactly one name's, "(other)" included), made when asked rather than per lookup."""
+        total = Totals()
+        for t in self.names.values():
+            total.lookups += t.lookups
+            total.queries += t.queries
+            total.wasted_queries += t.wasted_queries
+            total.wasted_time += t.wasted_time
+            total.time += t.time
+            total.queries_fqdn += t.queries_fqdn
+            total.outcomes.update(t.outcomes)
+            total.resolvers.update(t.resolvers)
+        return total
 
     def _bucket(self, table: dict[str, Totals], key: str) -> Totals:
         totals = table.get(key)

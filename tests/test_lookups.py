@@ -550,7 +550,7 @@ def test_unsolicited_is_ignored_and_counted():
         t.ts, t.flow, t.id, t.qname, t.qtype, 1, Status.UNSOLICITED, None, t.response, None
     )
     builder = LookupBuilder(K8S)
-    assert builder.feed(unsolicited) == []
+    assert not builder.feed(unsolicited)
     assert builder.flush() == []
     assert builder.stats.unsolicited == 1
 
