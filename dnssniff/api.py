@@ -11,7 +11,6 @@ from os import PathLike
 
 from dnssniff.capture import open_capture
 from dnssniff.lookups import Lookup, LookupBuilder
-from dnssniff.model import Transaction
 from dnssniff.pipeline import (
     Analyzer,
     AnalyzerOptions,
@@ -57,21 +56,15 @@ def lookups_of_file(
     builder's `config` then says what it inferred). Returns the report and the builder,
     whose `stats` and `config` the caller may show.
     """
-    builder = LookupBuilder(config)
+    # The builder hands lookups to `on_lookup` itself, so its `feed` is the sink (and it
+    # closes idle chains itself, once a second of packet time).
+    builder = LookupBuilder(config, on_lookup=on_lookup)
     if on_builder is not None:
         on_builder(builder)
-    feed = builder.feed
-
-    def sink(txn: Transaction) -> None:
-        # (the builder closes idle chains itself, once a second of packet time)
-        done = feed(txn)
-        if done:
-            for lookup in done:
-                on_lookup(lookup)
+    sink = builder.feed
 
     # The `analyze` summary is not part of this report: skip its counting.
     options = replace(options or AnalyzerOptions(), tally=False)
     report = analyze_file(paths, options, sink)
-    for lookup in builder.flush():
-        on_lookup(lookup)
+    builder.flush()
     return report, builder

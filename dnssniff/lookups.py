@@ -45,7 +45,7 @@ one or two transactions only, not at every transaction again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
@@ -443,7 +443,8 @@ class LookupBuilder:
     `config` is the resolver configuration of the clients; None infers it from the first
     `reorder` seconds of traffic (see `infer_config`) and leaves it in `self.config`.
     `feed` returns the lookups completed so far, `expire(now)` those that can no longer
-    grow at packet time `now`, `flush()` everything at the end of the capture.
+    grow at packet time `now`, `flush()` everything at the end of the capture; with
+    `on_lookup` given, all three pass them to it instead and return nothing.
 
     A finished chain (it got data, or its last candidate name was answered) is closed
     after `grace` idle seconds rather than `window`: only the other query type or a second
@@ -461,6 +462,7 @@ class LookupBuilder:
         grace: float = 0.25,
         max_chains_per_client: int = 256,
         max_clients: int = 100_000,
+        on_lookup: Callable[[Lookup], object] | None = None,
     ) -> None:
         self.config = config
         self.window = window
@@ -469,6 +471,9 @@ class LookupBuilder:
         self.grace = grace
         self.max_chains_per_client = max_chains_per_client
         self.max_clients = max_clients
+        # When given, completed lookups go here and `feed` returns nothing: `feed` can then
+        # be a pipeline's transaction sink itself (one call per transaction, not two).
+        self._on_lookup = on_lookup
         self._stats = LookupStats()
         self._fed = 0  # transactions fed (counted here, folded into `stats` when read)
         self._readings = _Readings(config) if config is not None else None
@@ -545,7 +550,7 @@ class LookupBuilder:
             self._open += 1
             out: list[Lookup] = []
             self._process(txn, out)
-            return out
+            return self._handed(out)
         # Nearly every transaction belongs to the newest second: its bucket is kept at
         # hand (`_cur_lo <= ts < _cur_hi` is `int(ts) == second` for a second >= 1).
         if self._cur_lo <= ts < self._cur_hi:
@@ -559,30 +564,39 @@ class LookupBuilder:
             self._close_idle(out)
             if self._open > self.max_open:
                 self._bound(out)
-            return out
+            return self._handed(out)
         if self._open > self.max_open:
             out = []
             self._bound(out)
-            return out
+            return self._handed(out)
         return _NO_LOOKUPS
 
-    def expire(self, now: float) -> list[Lookup]:
+    def _handed(self, out: list[Lookup]) -> Sequence[Lookup]:
+        """`out`, or nothing once passed to `on_lookup`."""
+        on_lookup = self._on_lookup
+        if on_lookup is None or not out:
+            return out
+        for lookup in out:
+            on_lookup(lookup)
+        return _NO_LOOKUPS
+
+    def expire(self, now: float) -> Sequence[Lookup]:
         """Process what packet time `now` has made safe; return the lookups that closed."""
         if now > self._clock:
             self._clock = now
         out: list[Lookup] = []
         self._release(self._clock - self.reorder, out)
         self._close_idle(out)
-        return out
+        return self._handed(out)
 
-    def flush(self) -> list[Lookup]:
+    def flush(self) -> Sequence[Lookup]:
         """Process and close everything (end of capture)."""
         out: list[Lookup] = []
         self._release(float("inf"), out)
         for chains in list(self._chains.values()):
             for chain in list(chains):
                 self._close(chain, out)
-        return out
+        return self._handed(out)
 
     # -- internals -----------------------------------------------------------------------
 

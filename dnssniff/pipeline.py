@@ -187,6 +187,17 @@ class Analyzer:
         next_expire = self._next_expire
         dedupe_on = self._dedupe_on
         by_interface = self._multi_interface or bool(known & _MULTI_INTERFACE_LINKTYPES)
+        # One call per completed transaction: the tally, the sink, or both.
+        if tally_add is _ignore:
+            emit = sink
+        elif sink is _ignore:
+            emit = tally_add
+        else:
+
+            def emit(txn: Transaction) -> None:
+                tally_add(txn)
+                sink(txn)
+
         for frame in frames:
             if frame.linktype not in known:
                 self.check_linktype(frame.linktype, source)
@@ -202,8 +213,7 @@ class Analyzer:
             if ts >= next_expire:
                 if next_expire:
                     for txn in self._expire(ts):
-                        tally_add(txn)
-                        sink(txn)
+                        emit(txn)
                 next_expire = self._next_expire = ts + every
             items = decode(frame)
             if not items:
@@ -224,8 +234,7 @@ class Analyzer:
                         continue
                     done = correlate(msg)
                 for txn in done:
-                    tally_add(txn)
-                    sink(txn)
+                    emit(txn)
 
     def _feed_datagrams(self, datagrams, out: list[Transaction]) -> None:
         for dg in datagrams:

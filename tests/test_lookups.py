@@ -986,3 +986,17 @@ def test_infer_ndots_leaves_a_client_explained_upper_bound_out_of_the_shared_one
     config, per_client = inferred.config, inferred.ndots
     assert config == ResolverConfig(search=SUFFIXES, ndots=5, source="inferred from traffic")
     assert per_client == {POD1: 2}
+
+
+def test_on_lookup_receives_what_feed_would_return():
+    """With `on_lookup`, feed, expire and flush hand the lookups over and return nothing;
+    the lookups are the same as those returned without it."""
+    txns = walkthrough(1.0) + walkthrough(40.0, port=41000, id=300) + storm(3, every=2.0)
+    expected, _ = run(txns, streaming=False)
+    got = []
+    builder = LookupBuilder(K8S, on_lookup=got.append)
+    returned = [lk for t in sorted(txns, key=completion) for lk in builder.feed(t)]
+    returned += builder.expire(1000.0)
+    returned += builder.flush()
+    assert returned == []
+    assert sorted(got, key=lambda lk: (lk.start, lk.client)) == expected
