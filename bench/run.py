@@ -6,6 +6,11 @@ otherwise reach for): dnssniff must process a capture at least 3x faster than
 run on the same file on the same machine, alternately, so that a busy machine slows both;
 the report gives medians, and the ratio of the medians is the figure to read.
 
+`--lookups` also times `dnssniff lookups` (the per-lookup report, table format, search list
+inferred) in the same alternation: its target is at most 1.5x the time of `dnssniff
+analyze` on the same capture (decode and pairing, with analyze's summary), so the report
+gives the ratio of the two medians.
+
 Peak memory comes from GNU time (`/usr/bin/time -f %M`) when it is installed: a child
 spawned directly by this Python process would inherit this process's own peak RSS as a
 floor in `ru_maxrss` (the memory is shared with the parent until exec). Without GNU time it
@@ -36,6 +41,7 @@ OUT = BENCH / "out"
 GNU_TIME = "/usr/bin/time"
 TSHARK_FIELDS = ("dns.id", "dns.qry.name", "dns.flags.rcode", "dns.time")
 TARGET_RATIO = 3.0
+LOOKUPS_TARGET = 1.5  # `dnssniff lookups` over `dnssniff analyze`, at most
 # dnssniff's JSON key (under "summary") -> the generator's ground-truth field.
 CHECK_KEYS = {
     "queries": "queries",
@@ -238,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated capture")
     parser.add_argument("--check", action="store_true", help="compare counts with ground truth")
     parser.add_argument("--no-tshark", action="store_true", help="run dnssniff only")
+    parser.add_argument(
+        "--lookups", action="store_true", help="also time `dnssniff lookups` (vs analyze)"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.packets < 1:
         parser.error("--repeat and --packets must be >= 1")
@@ -259,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_tshark and shutil.which("tshark") is None:
         shark.error = "tshark not installed"
         tools = [sniff]
+    lookups = ToolResult(
+        "dnssniff-lookups", [sys.executable, "-m", "dnssniff", "lookups", str(capture)]
+    )
+    if args.lookups:
+        tools.append(lookups)
     sniff_out, sniff_err = OUT / "dnssniff-stdout.json", OUT / "dnssniff-stderr.txt"
     for i in range(args.repeat):
         for tool in tools:
@@ -267,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             if tool is sniff:
                 run = measure(tool.command, sniff_out, sniff_err)
             else:
-                run = measure(tool.command, None, OUT / "tshark-stderr.txt")
+                run = measure(tool.command, None, OUT / f"{tool.name}-stderr.txt")
             tool.runs.append(run)
             state = "ok" if run.returncode == 0 else f"exit {run.returncode}"
             print(
@@ -278,13 +292,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             if run.returncode != 0:
                 # A failing tool is not retried: its error is the result.
-                log = sniff_err if tool is sniff else OUT / "tshark-stderr.txt"
+                log = sniff_err if tool is sniff else OUT / f"{tool.name}-stderr.txt"
                 tool.error = f"failed (exit {run.returncode})"
                 print(
                     f"{tool.name} failed; last lines of its stderr:\n{_tail(log)}", file=sys.stderr
                 )
 
-    results = [sniff, shark]
+    results = [sniff, shark, *([lookups] if args.lookups else [])]
     size = f"{packets:,} packets" if packets else "not a classic pcap: packets not counted"
     print(f"\ncapture: {capture} ({size})")
     print(table(results, packets))
@@ -295,6 +309,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio tshark/dnssniff: {ratio:.2f}x ({verdict} the {TARGET_RATIO:.0f}x target)")
         cpu_ratio = shark.median_cpu_seconds() / max(sniff.median_cpu_seconds() or 0, 1e-9)
         print(f"cpu ratio tshark/dnssniff: {cpu_ratio:.2f}x")
+
+    lookups_ratio = None
+    if args.lookups and sniff.median_seconds() and lookups.median_seconds():
+        lookups_ratio = lookups.median_seconds() / sniff.median_seconds()
+        verdict = "meets" if lookups_ratio <= LOOKUPS_TARGET else "misses"
+        each = ", ".join(
+            f"{b.seconds / a.seconds:.2f}"
+            for a, b in zip(sniff.runs, lookups.runs, strict=False)
+            if a.returncode == 0 and b.returncode == 0
+        )
+        print(
+            f"ratio lookups/analyze: {lookups_ratio:.2f}x ({verdict} the at most "
+            f"{LOOKUPS_TARGET}x target; per alternation: {each})"
+        )
 
     problems: list[str] = []
     if args.check:
@@ -334,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_tshark_over_dnssniff": ratio,
         "cpu_ratio_tshark_over_dnssniff": cpu_ratio,
         "target_ratio": TARGET_RATIO,
+        "ratio_lookups_over_analyze": lookups_ratio,
+        "lookups_target_ratio": LOOKUPS_TARGET,
         "check": {"ran": args.check, "mismatches": problems},
     }
     (OUT / "results.json").write_text(json.dumps(result, indent=2) + "\n")
