@@ -503,7 +503,6 @@ class LookupBuilder:
         # another. An inferred config's is only the commonest one of a node: a client's
         # namespace stays unknown (any namespace read as a first step) until learnt.
         self._config_namespace = config_namespace(config)
-        self._learn_ndots = config is None  # an inferred ndots may be lowered per client
         # client -> source port -> the open chain whose latest step used that socket: the
         # second query of a glibc/musl pair (and a resend) finds its chain in one lookup.
         self._sockets: dict[str, dict[int, _Chain]] = {}
@@ -767,10 +766,12 @@ class LookupBuilder:
     def _as_is_first(
         self, client: str, txn: Transaction, key: str, readings: dict[str, int], ts: float
     ) -> bool:
-        """With an inferred config: `txn` is the first search step of a name the client just
-        tried as-is and got no data for. Then its ndots is at most that name's dots (glibc
-        tries a name as-is first when it has enough dots): the client gets that ndots from
-        now on, and `txn` joins the as-is chain. True when it did."""
+        """`txn` is the first search step of a name the client just tried as-is and got no
+        data for. Then its ndots is at most that name's dots (glibc tries a name as-is first
+        when it has enough dots): the client gets that ndots from now on, and `txn` joins
+        the as-is chain. True when it did. This holds for a given config too: one
+        resolv.conf given for a node capture is wrong for the node's pods that set another
+        ndots, and their walks say so."""
         config = self.config
         cidx = self._index.get(client)
         if cidx is None:
@@ -1008,11 +1009,7 @@ class LookupBuilder:
                 self._stats.chains_cut += 1
                 self._close(best, out)
             return
-        if (
-            cidx is not None
-            and self._learn_ndots
-            and self._as_is_first(client, txn, key, readings, ts)
-        ):
+        if cidx is not None and self._as_is_first(client, txn, key, readings, ts):
             return
         if txn.qtype == 28 and cidx is not None and self._cname_join(client, txn, key, ts):
             return

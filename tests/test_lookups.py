@@ -930,6 +930,28 @@ def test_builder_learns_a_lower_ndots_from_an_as_is_first_walk():
     assert [lk.resolver for lk in lookups[1:]] == ["glibc", "glibc"]
 
 
+def test_a_given_config_yields_to_a_pods_own_lower_ndots():
+    """One resolv.conf (ndots 5) given for a node capture, and a pod of that node has ndots
+    2: it tries `maku.broken.com` as-is first, then its search list, right after. That is
+    one lookup of 10 queries (not an as-is lookup and a walk), and the pod's later walks
+    are read with ndots 2; the other pod keeps ndots 5."""
+    txns = walkthrough(1.0)
+    for k in range(2):
+        steps = [("maku.broken.com.", "NXDOMAIN", "NXDOMAIN")]
+        steps += [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("maku.broken.com")]
+        txns += getaddrinfo(40.0 + k * 5.0, steps, client=POD1, port=50000 + 100 * k)
+    txns += walkthrough(60.0, port=41000, id=500)
+    lookups, builder = run(txns)
+    got = [(lk.client, lk.name, lk.queries, lk.wasted_queries) for lk in lookups]
+    assert got == [
+        (CLIENT, "google.com.", 10, 8),
+        (POD1, "maku.broken.com.", 10, 8),
+        (POD1, "maku.broken.com.", 10, 8),
+        (CLIENT, "google.com.", 10, 8),
+    ]
+    assert builder.config is K8S
+
+
 def test_a_step_forward_only_right_after_the_previous_answer():
     """`dig +search` asks one name (NXDOMAIN) and stops; a later command's query for the
     next search name 0.7 s after that answer is another lookup, not a step forward. The
