@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio lookups/analyze: {lookups_ratio:.2f}x ({verdict} the at most "
             f"{LOOKUPS_TARGET}x target; per alternation: {each})"
         )
+        cpu = lookups.median_cpu_seconds() / max(sniff.median_cpu_seconds() or 0, 1e-9)
+        print(f"cpu ratio lookups/analyze: {cpu:.2f}x")
 
     problems: list[str] = []
     if args.check:
