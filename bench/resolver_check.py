@@ -67,10 +67,7 @@ TEST_WORDS = frozenset(
 PY_UNSPEC = (
     "import socket,sys\ntry: socket.getaddrinfo(sys.argv[1], 443)\nexcept OSError: sys.exit(2)"
 )
-PY_INET = (
-    "import socket,sys\ntry: socket.getaddrinfo(sys.argv[1], 443, socket.AF_INET)\n"
-    "except OSError: sys.exit(2)"
-)
+PY_INET = sc.PY_INET
 CLIENT_KINDS = (
     "getent-ahosts",
     "getent-hosts",

@@ -23,6 +23,11 @@ except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.
     from support.netns import PodNetwork  # type: ignore[no-redef]
 
 PYTHON_IN_POD = "/usr/bin/python3"
+# getaddrinfo for IPv4 only (A alone), as `curl -4` or a v4-only client asks.
+PY_INET = (
+    "import socket,sys\ntry: socket.getaddrinfo(sys.argv[1], 443, socket.AF_INET)\n"
+    "except OSError: sys.exit(2)"
+)
 STORM_SIZE = 200
 # Between two commands: longer than the builder's 0.25 s grace for a finished chain, so a
 # lookup of the same name by the next command cannot be mistaken for a continuation.
@@ -52,6 +57,8 @@ ZONE: dict[str, Any] = {
         # SERVFAIL at the first step, the address one step later.
         "flaky.svc.cluster.local.": {"A": ["10.96.9.9"]},
         "slow6.example.org.": {"A": ["93.184.215.30"], "AAAA": ["2001:db8::30"]},
+        # An alias: nslookup asks AAAA for the target, not for the name typed.
+        "www.example.org.": {"CNAME": "example.org."},
     },
     "nodata": ["shadow.default.svc.cluster.local."],
     "servfail": ["flaky.default.svc.cluster.local."],
@@ -80,13 +87,15 @@ class Command:
 
     `base` selects, inside the command's time window, the server log entries and the
     lookups that belong to it: the storm runs 200 lookups in one shell command, and each is
-    judged on its own by its name.
+    judged on its own by its name. `also` names other names the command asks for (the
+    target of a CNAME, which nslookup asks AAAA for).
     """
 
     label: str
     argv: tuple[str, ...]
     expected: Expected
     needs: str | None = None  # "musl": run only when the musl binary could be built
+    also: tuple[str, ...] = ()
 
     @property
     def base(self) -> str:
@@ -161,6 +170,33 @@ def walkthrough_commands(musl: str | None) -> list[Command | Storm]:
             "nslookup-google",
             ("nslookup", "google.com"),
             Expected("google.com.", 6, 4, "NOERROR", "google.com.", "nslookup"),
+        ),
+        # Through an alias: A for `www.example.org` through the list (its answer holds the
+        # CNAME and the target's A), then AAAA for the target `example.org` only.
+        Command(
+            "nslookup-cname",
+            ("nslookup", "www.example.org"),
+            Expected("www.example.org.", 6, 4, "NOERROR", "www.example.org.", "nslookup"),
+            also=("example.org.",),
+        ),
+        # getaddrinfo(AF_INET) asks A alone: found at the first step, the name asked short.
+        Command(
+            "python-inet-httpd",
+            (PYTHON_IN_POD, "-c", PY_INET, "httpd-example"),
+            Expected("httpd-example.", 1, 0, "NOERROR", "httpd-example.default.svc.cluster.local."),
+        ),
+        # The same query from dig (AD flag, EDNS): the full name, as typed.
+        Command(
+            "dig-httpd-fqdn",
+            ("dig", "httpd-example.default.svc.cluster.local"),
+            Expected(
+                "httpd-example.default.svc.cluster.local.",
+                1,
+                0,
+                "NOERROR",
+                "httpd-example.default.svc.cluster.local.",
+                "dig",
+            ),
         ),
         Command(
             "getent-many-dots",
@@ -351,7 +387,13 @@ def in_window(ts: float, ran: Ran) -> bool:
 
 def log_of(ran: Ran, log: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The server log entries this command caused, in arrival order."""
-    return [q for q in log if in_window(q["ts"], ran) and belongs(q["qname"], ran.command.base)]
+    also = ran.command.also
+    return [
+        q
+        for q in log
+        if in_window(q["ts"], ran)
+        and (belongs(q["qname"], ran.command.base) or q["qname"].lower() in also)
+    ]
 
 
 def lookups_of(ran: Ran, lookups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
