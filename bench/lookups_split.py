@@ -1,0 +1,93 @@
+"""Where `dnssniff lookups` spends its time: the pipeline, and the lookup builder inside it.
+
+Why this exists: the per-lookup report must stay within 1.5x `dnssniff analyze` (see
+`run.py --lookups`), and the two numbers that decide where to work are how long the
+builder itself runs (timed around each `LookupBuilder.feed`) and how much the pipeline
+around it slows down when transactions are held (run with `--reorder` lower than the
+default 17 s: faster, but lost queries then split lookups, so the counts differ).
+
+    python bench/lookups_split.py FILE [--repeat 3] [--reorder 17]
+
+Prints, per run: the total, the time inside the builder, the rest (decode and pairing),
+then the same pipeline without the builder for the baseline. The timer costs ~0.1 s per
+million transactions, counted inside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from dnssniff.api import analyze_file  # noqa: E402
+from dnssniff.lookups import DEFAULT_REORDER, LookupBuilder  # noqa: E402
+from dnssniff.pipeline import AnalyzerOptions  # noqa: E402
+
+
+def split(path: str, reorder: float) -> tuple[float, float, int]:
+    """(total seconds, seconds inside the builder, lookups) for one run."""
+    lookups = [0]
+
+    def count(_lookup: object) -> None:
+        lookups[0] += 1
+
+    builder = LookupBuilder(None, on_lookup=count, reorder=reorder)
+    feed = builder.feed
+    clock = time.perf_counter
+    inside = [0.0]
+
+    def sink(txn) -> None:
+        began = clock()
+        feed(txn)
+        inside[0] += clock() - began
+
+    began = clock()
+    analyze_file(path, replace(AnalyzerOptions(), tally=False), sink)
+    flushed = clock()
+    builder.flush()
+    inside[0] += clock() - flushed
+    return clock() - began, inside[0], lookups[0]
+
+
+def pipeline_only(path: str) -> float:
+    began = time.perf_counter()
+    analyze_file(path, replace(AnalyzerOptions(), tally=False), lambda txn: None)
+    return time.perf_counter() - began
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reorder", type=float, default=DEFAULT_REORDER)
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.reorder <= 0:
+        parser.error("--repeat must be >= 1 and --reorder > 0")
+    totals, insides, bases = [], [], []
+    for i in range(args.repeat):
+        total, inside, lookups = split(args.file, args.reorder)
+        base = pipeline_only(args.file)
+        totals.append(total)
+        insides.append(inside)
+        bases.append(base)
+        print(
+            f"run {i + 1}: total {total:.2f} s, builder {inside:.2f} s, rest {total - inside:.2f}"
+            f" s ({lookups:,} lookups); pipeline without the builder {base:.2f} s"
+        )
+    med = statistics.median
+    print(
+        f"medians: total {med(totals):.2f} s, builder {med(insides):.2f} s, rest"
+        f" {med(totals) - med(insides):.2f} s, pipeline alone {med(bases):.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
