@@ -27,6 +27,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from dnssniff.api import analyze_file  # noqa: E402
+from dnssniff.errors import DnssniffError  # noqa: E402
 from dnssniff.lookups import DEFAULT_REORDER, LookupBuilder  # noqa: E402
 from dnssniff.pipeline import AnalyzerOptions  # noqa: E402
 
@@ -72,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be >= 1 and --reorder > 0")
     totals, insides, bases = [], [], []
     for i in range(args.repeat):
-        total, inside, lookups = split(args.file, args.reorder)
-        base = pipeline_only(args.file)
+        try:
+            total, inside, lookups = split(args.file, args.reorder)
+            base = pipeline_only(args.file)
+        except DnssniffError as exc:
+            print(f"lookups_split: error: {exc}", file=sys.stderr)
+            return 1
         totals.append(total)
         insides.append(inside)
         bases.append(base)

@@ -49,7 +49,6 @@ if str(REPO) not in sys.path:
 from tests.support import scenarios as sc  # noqa: E402
 from tests.support.netns import DEFAULT_SEARCH, PodNetwork, netns_available  # noqa: E402
 
-MUSL_SOURCE = REPO / "tests" / "support" / "musl_resolve.c"
 TARGET = 0.95
 GAP_SECONDS = 0.7
 # Recording stops drawing commands after this long, so that the whole run (setup, recording,
@@ -284,22 +283,6 @@ def draw_cases(rng: random.Random, world: World, count: int, musl: str | None) -
         name = draw_name(rng, world, category, pod)
         cases.append(Case(i, kind, category, pod, name, argv_for(kind, name, musl)))
     return cases
-
-
-def build_musl(workdir: Path) -> tuple[str | None, str]:
-    compiler = shutil.which("musl-gcc")
-    if compiler is None:
-        return None, "musl-gcc not installed"
-    binary = workdir / "musl_resolve"
-    built = subprocess.run(
-        [compiler, "-static", "-O2", "-o", str(binary), str(MUSL_SOURCE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if built.returncode != 0:
-        return None, f"musl-gcc failed: {built.stderr.strip()}"
-    return str(binary), ""
 
 
 def pod_search(namespace: str) -> tuple[str, ...]:
@@ -736,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         with workdir(args.keep) as work:
             rng = random.Random(args.seed)
             world = build_world(rng)
-            musl, musl_reason = build_musl(work)
+            musl, musl_reason = sc.build_musl(work)
             cases = draw_cases(rng, world, args.commands, musl)
             rec = record(world, cases, work, args.gap, RECORD_BUDGET)
             runs = analyse(rec)

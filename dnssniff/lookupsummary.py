@@ -196,13 +196,14 @@ class LookupTally:
                 f"{_per(saved, t.lookups)} of {_per(t.queries, t.lookups)} queries per lookup; "
                 f"{saved:,} in this capture"
             )
-        if config is not None and len(config.search) > 3 and self.total.wasted_queries:
+        wasted = sum(t.wasted_queries for t in self.names.values())
+        if config is not None and len(config.search) > 3 and wasted:
             extra = ", ".join(config.search[3:])
             out.append(
                 f"drop search domains the cluster does not need ({extra}): each one costs "
                 "every external lookup two more queries (A and AAAA)"
             )
-        if self.total.wasted_queries:
+        if wasted:
             out.append(
                 "enable CoreDNS autopath (with pods verified) or NodeLocal DNSCache to answer "
                 "search-list expansions next to the pod"

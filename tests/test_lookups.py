@@ -399,9 +399,11 @@ def _autopath_payload(qtype, rdata):
     return response.to_wire()
 
 
-def test_coredns_autopath():
+def autopath_pair():
+    """A pod's A and AAAA for `google.com`, both answered by CoreDNS autopath at the first
+    search step with a CNAME to `google.com.` and its address."""
     name = "google.com.default.svc.cluster.local."
-    txns = [
+    return [
         txn(10.0, name, "A", "DATA", ancount=2, payload=_autopath_payload("A", "142.250.1.1")),
         txn(
             10.000006,
@@ -413,6 +415,11 @@ def test_coredns_autopath():
             payload=_autopath_payload("AAAA", "2607:f8b0::1"),
         ),
     ]
+
+
+def test_coredns_autopath():
+    name = "google.com.default.svc.cluster.local."
+    txns = autopath_pair()
     (lookup,), _ = run(txns)
     assert lookup.name == "google.com."
     assert lookup.answer_name == name
@@ -427,19 +434,23 @@ def _cname_payload(owner, target, rdata):
     return response.to_wire()
 
 
-def test_nslookup_asks_aaaa_at_the_cname_target():
-    """nslookup (BIND 9.18) of an alias: A through the list, each from its own socket; the
-    A at `www.example.org.` answers with a CNAME to `example.org.`, then AAAA is asked for
-    the target, not for the name typed. One lookup: 6 queries, 4 wasted (the A of the
-    alias and the AAAA of its target are the useful ones)."""
+def nslookup_of_alias(**answer):
+    """nslookup (BIND 9.18) of `www.example.org`: A through the list, each from its own
+    socket, answered at the name as-is (with `answer` as the reply's fields), then AAAA for
+    `example.org.`."""
     names = [*expansions("www.example.org"), "www.example.org."]
     txns = [txn(10.0 + i * GAP, n, "A", "NXDOMAIN", port=48000 + i) for i, n in enumerate(names)]
-    payload = _cname_payload("www.example.org.", "example.org.", "93.184.216.34")
-    txns[-1] = txn(
-        10.0 + 4 * GAP, "www.example.org.", "A", "DATA", port=48004, ancount=2, payload=payload
-    )
+    txns[-1] = txn(10.0 + 4 * GAP, "www.example.org.", "A", "DATA", port=48004, **answer)
     txns.append(txn(10.0 + 5 * GAP, "example.org.", "AAAA", "DATA", port=48005))
-    (lookup,), _ = run(txns)
+    return txns
+
+
+def test_nslookup_asks_aaaa_at_the_cname_target():
+    """The A at `www.example.org.` answers with a CNAME to `example.org.`, and nslookup
+    asks AAAA for the target, not for the name typed. One lookup: 6 queries, 4 wasted (the
+    A of the alias and the AAAA of its target are the useful ones)."""
+    payload = _cname_payload("www.example.org.", "example.org.", "93.184.216.34")
+    (lookup,), _ = run(nslookup_of_alias(ancount=2, payload=payload))
     assert lookup.name == "www.example.org."
     assert (lookup.queries, lookup.wasted_queries) == (6, 4)
     assert lookup.resolver == "nslookup"
@@ -450,11 +461,7 @@ def test_nslookup_asks_aaaa_at_the_cname_target():
 def test_aaaa_of_another_name_is_not_taken_without_the_cname():
     """The same shape, but the A answer holds no CNAME: the AAAA of `example.org.` is
     another lookup."""
-    names = [*expansions("www.example.org"), "www.example.org."]
-    txns = [txn(10.0 + i * GAP, n, "A", "NXDOMAIN", port=48000 + i) for i, n in enumerate(names)]
-    txns[-1] = txn(10.0 + 4 * GAP, "www.example.org.", "A", "DATA", port=48004)
-    txns.append(txn(10.0 + 5 * GAP, "example.org.", "AAAA", "DATA", port=48005))
-    lookups, _ = run(txns)
+    lookups, _ = run(nslookup_of_alias())
     assert [(lk.name, lk.queries) for lk in lookups] == [
         ("www.example.org.", 5),
         ("example.org.", 1),
@@ -632,19 +639,7 @@ def test_lookup_json_is_what_json_dumps_writes():
 
     from dnssniff.report.lookups import lookup_json, lookup_record
 
-    name = "google.com.default.svc.cluster.local."
-    autopath = [
-        txn(10.0, name, "A", "DATA", ancount=2, payload=_autopath_payload("A", "142.250.1.1")),
-        txn(
-            10.000006,
-            name,
-            "AAAA",
-            "DATA",
-            id=2,
-            ancount=2,
-            payload=_autopath_payload("AAAA", "2607:f8b0::1"),
-        ),
-    ]
+    autopath = autopath_pair()
     lost = walkthrough(2000.0)
     lost[-1] = txn(lost[-1].ts, "google.com.", "AAAA", "LOST", port=40008, id=109, retransmits=1)
     odd = [txn(3000.0, 'we\\"ird\\\\.na\\000me.', "TXT", "SERVFAIL", tcp=True)]

@@ -12,8 +12,6 @@ apart. Packets stay inside namespaces the test creates; everything is removed at
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,7 +35,6 @@ except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.
 pytestmark = pytest.mark.netns
 
 KINDS = ("pod-eth0", "node-any")
-MUSL_SOURCE = Path(__file__).parent / "support" / "musl_resolve.c"
 EXACT_TARGET = 0.95
 MUSL_PLACEHOLDER = "musl_resolve"
 # Commands listed at collection time (musl ones included: they skip when it cannot be built).
@@ -84,22 +81,6 @@ def run_lookups(path: Path, *args: str) -> list[dict[str, Any]]:
     return [r for r in rows if r["type"] == "lookup"]
 
 
-def build_musl(workdir: Path) -> tuple[str | None, str]:
-    compiler = shutil.which("musl-gcc")
-    if compiler is None:
-        return None, "musl-gcc not installed"
-    binary = workdir / "musl_resolve"
-    built = subprocess.run(
-        [compiler, "-static", "-O2", "-o", str(binary), str(MUSL_SOURCE)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if built.returncode != 0:
-        return None, f"musl-gcc failed: {built.stderr.strip()}"
-    return str(binary), ""
-
-
 def pod_resolv_conf(net: PodNetwork, pod: int, dest: Path) -> Path:
     """The resolv.conf as the pod's own programs read it."""
     dest.write_text(net.run(["cat", "/etc/resolv.conf"], pod=pod).stdout, encoding="ascii")
@@ -113,7 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         pytest.skip(reason)
     started = time.monotonic()
     work = tmp_path_factory.mktemp("lookups-netns")
-    musl, musl_reason = build_musl(work)
+    musl, musl_reason = sc.build_musl(work)
     with PodNetwork("dnssniff-lk", pods=2) as net:
         # Pod 1 reads ndots:1 (`ip netns exec` binds /etc/netns/<ns>/resolv.conf per run).
         ndots1 = net.resolv_conf().replace("ndots:5", "ndots:1")

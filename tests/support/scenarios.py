@@ -10,6 +10,8 @@ dnssniff chain can be compared transmission by transmission.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -23,6 +25,7 @@ except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.
     from support.netns import PodNetwork  # type: ignore[no-redef]
 
 PYTHON_IN_POD = "/usr/bin/python3"
+MUSL_SOURCE = Path(__file__).parent / "musl_resolve.c"
 # getaddrinfo for IPv4 only (A alone), as `curl -4` or a v4-only client asks.
 PY_INET = (
     "import socket,sys\ntry: socket.getaddrinfo(sys.argv[1], 443, socket.AF_INET)\n"
@@ -125,6 +128,23 @@ class Storm:
             )
             for i in range(self.count)
         ]
+
+
+def build_musl(workdir: Path) -> tuple[str | None, str]:
+    """Build the musl-linked test client in `workdir`: (its path, "") or (None, why not)."""
+    compiler = shutil.which("musl-gcc")
+    if compiler is None:
+        return None, "musl-gcc not installed"
+    binary = workdir / "musl_resolve"
+    built = subprocess.run(
+        [compiler, "-static", "-O2", "-o", str(binary), str(MUSL_SOURCE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if built.returncode != 0:
+        return None, f"musl-gcc failed: {built.stderr.strip()}"
+    return str(binary), ""
 
 
 def walkthrough_commands(musl: str | None) -> list[Command | Storm]:
