@@ -27,14 +27,16 @@ def analyze_file(
     paths: str | PathLike | Sequence[str | PathLike],
     options: AnalyzerOptions | None = None,
     sink: TransactionSink | None = None,
+    on_query: TransactionSink | None = None,
 ) -> Report:
     """Analyse one or more captures ("-" is standard input) as one stream of packets.
 
-    `sink`, when given, receives every transaction as it completes.
+    `sink`, when given, receives every transaction as it completes; `on_query` each one
+    when its query is seen, still pending (completed in place later, then passed to `sink`).
     """
     if isinstance(paths, (str, PathLike)):
         paths = [paths]
-    analyzer = Analyzer(options)
+    analyzer = Analyzer(options, on_query)
     captures: list[CaptureInfo] = []
     for path in paths:
         with open_capture(str(path)) as capture:
@@ -56,15 +58,15 @@ def lookups_of_file(
     builder's `config` then says what it inferred). Returns the report and the builder,
     whose `stats` and `config` the caller may show.
     """
-    # The builder hands lookups to `on_lookup` itself, so its `feed` is the sink (and it
-    # closes idle chains itself, once a second of packet time).
+    # The builder is fed each transaction as its query is sent (`sent`, pending) and again
+    # when it completes (`done`, the pipeline's sink); it hands lookups to `on_lookup`
+    # itself and closes idle chains itself, once a second of packet time.
     builder = LookupBuilder(config, on_lookup=on_lookup)
     if on_builder is not None:
         on_builder(builder)
-    sink = builder.feed
 
     # The `analyze` summary is not part of this report: skip its counting.
     options = replace(options or AnalyzerOptions(), tally=False)
-    report = analyze_file(paths, options, sink)
+    report = analyze_file(paths, options, builder.done, builder.sent)
     builder.flush()
     return report, builder

@@ -11,7 +11,13 @@ type, class) picks among the pending queries, oldest first. That handles:
   of order by a few microseconds): the response waits `reorder_window` seconds for it;
 - a response that quotes no question (some FORMERR/NOTIMP replies): paired on the id.
 
-A query still pending after `timeout` seconds of packet time becomes `unanswered`. The
+A query still pending after `timeout` seconds of packet time becomes `unanswered`.
+
+The `Transaction` is made when its query is seen (status `PENDING`) and completed in place
+when the response comes or the time runs out; `feed` returns it then. A consumer that must
+see queries in the order they were sent (the lookup builder: a lost query completes 15 s
+late) passes `on_query`, which gets each transaction when its query is seen, pending, and
+again at each retransmission (`retransmits` tells which). The
 default timeout (15 s) is longer than glibc's two 5 s attempts and musl's 2.5 s resends, so
 a resolver's own retransmission is seen as one, not as a new transaction. Every table is
 capped; evictions are counted and the evicted query is reported as unanswered.
@@ -20,7 +26,9 @@ capped; evictions are counted and the evicted query is reported as unanswered.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from dnssniff.model import DnsMessage, Status, Transaction
 
@@ -28,15 +36,9 @@ DEFAULT_TIMEOUT = 15.0
 # Returned when a message completes nothing (most queries): no list allocated.
 _NONE: list = []
 DEFAULT_REORDER_WINDOW = 0.5
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A query waiting for its response (mutable: retransmissions update it)."""
-
-    query: DnsMessage
-    times: list[float]
-    key: tuple
+_PENDING = Status.PENDING
+_SENT = attrgetter("ts")
+_ANSWERED = Status.ANSWERED
 
 
 @dataclass(slots=True)
@@ -70,8 +72,10 @@ class Correlator:
         reorder_window: float = DEFAULT_REORDER_WINDOW,
         max_pending: int = 200_000,
         max_orphans: int = 50_000,
+        on_query: Callable[[Transaction], object] | None = None,
     ) -> None:
         self.timeout = timeout
+        self.on_query = on_query
         self.reorder_window = reorder_window
         self.max_pending = max_pending
         self.max_orphans = max_orphans
@@ -80,11 +84,12 @@ class Correlator:
         # instead of two); `stats` folds them in when read.
         self._queries = 0
         self._responses = 0
-        # Only queries still waiting are here (an answer removes its query), a few hundred
+        # Only queries still waiting are here, as their pending transactions (an answer
+        # completes one and removes it), a few hundred
         # in a busy pod capture, so expiry scans this table once a second. An ordered queue
         # of every query sent was slower: popping half a million long-answered entries
         # touched cold memory, 5% of the whole run on a 1M-packet capture.
-        self._pending: dict[tuple, list[_Pending]] = {}
+        self._pending: dict[tuple, list[Transaction]] = {}
         self._pending_count = 0
         self._orphans: dict[tuple, list[DnsMessage]] = {}
         self._orphan_order: deque[tuple[float, tuple]] = deque()
@@ -116,10 +121,13 @@ class Correlator:
         self._queries += 1
         entries = self._pending.get(key)
         if entries is not None:
-            for entry in entries:
-                if _same_question(entry.query, msg):
-                    entry.times.append(msg.ts)
+            for txn in entries:
+                if _same_question(txn.query, msg):  # type: ignore[arg-type]
+                    txn.query_times.append(msg.ts)  # type: ignore[attr-defined]
+                    txn.retransmits += 1
                     self._stats.retransmits += 1
+                    if self.on_query is not None:
+                        self.on_query(txn)
                     return _NONE
         orphans = self._orphans.get(key)
         if orphans is not None:
@@ -131,14 +139,24 @@ class Correlator:
                         del self._orphans[key]
                     self._stats.reordered += 1
                     self._mark_answered(key, response.ts)
-                    return [self._answered_txn(msg, [msg.ts], response)]
+                    txn = self._answered_txn(msg, [msg.ts], response)
+                    if self.on_query is not None:
+                        self.on_query(txn)
+                    return [txn]
         out = self._evict_oldest_pending() if self._pending_count >= self.max_pending else _NONE
-        entry = _Pending(msg, [msg.ts], key)
+        ts = msg.ts
+        # Positional: one Transaction per query; keywords cost ~0.4 us more each time.
+        txn = Transaction(
+            ts, msg.flow, msg.id, msg.qname, msg.qtype, msg.qclass, _PENDING, msg, None, None,
+            0, 0, [ts],
+        )  # fmt: skip
         if entries is None:
-            self._pending[key] = [entry]
+            self._pending[key] = [txn]
         else:
-            entries.append(entry)
+            entries.append(txn)
         self._pending_count += 1
+        if self.on_query is not None:
+            self.on_query(txn)
         return out
 
     def _on_response(self, key: tuple, msg: DnsMessage) -> list[Transaction]:
@@ -146,8 +164,8 @@ class Correlator:
         entries = self._pending.get(key)
         if entries is not None:
             qname_key, qtype, qclass = msg.qname_key, msg.qtype, msg.qclass
-            for i, entry in enumerate(entries):
-                query = entry.query
+            for i, txn in enumerate(entries):
+                query: DnsMessage = txn.query  # type: ignore[assignment]
                 if (
                     query.qname_key == qname_key and query.qtype == qtype and query.qclass == qclass
                 ) or msg.qdcount == 0:
@@ -160,7 +178,12 @@ class Correlator:
                     # Same endpoints: share the query's flow, so that the response's own
                     # dies young (consumers that hold transactions hold one flow, not two).
                     msg.flow = query.flow
-                    return [self._answered_txn(query, entry.times, msg)]
+                    # Complete the pending transaction in place (see the module docstring).
+                    txn.status = _ANSWERED
+                    txn.response = msg
+                    rtt = msg.ts - txn.ts
+                    txn.rtt = rtt if rtt > 0.0 else 0.0
+                    return [txn]
         answered_at = self._answered.get(key)
         if answered_at is None:
             answered_at = self._answered_before.get(key)
@@ -184,9 +207,9 @@ class Correlator:
 
     @staticmethod
     def _answered_txn(query: DnsMessage, times: list[float], response: DnsMessage) -> Transaction:
+        """A query seen after its response (see `reorder_window`): answered at once."""
         first = times[0]
         rtt = response.ts - first
-        # Positional: one Transaction per answer; keywords cost ~0.4 us more each time.
         return Transaction(
             first,
             query.flow,
@@ -194,7 +217,7 @@ class Correlator:
             query.qname,
             query.qtype,
             query.qclass,
-            Status.ANSWERED,
+            _ANSWERED,
             query,
             response,
             rtt if rtt > 0.0 else 0.0,
@@ -204,22 +227,11 @@ class Correlator:
         )
 
     @staticmethod
-    def _unanswered(entry: _Pending) -> Transaction:
-        query = entry.query
-        return Transaction(
-            ts=entry.times[0],
-            flow=query.flow,
-            id=query.id,
-            qname=query.qname,
-            qtype=query.qtype,
-            qclass=query.qclass,
-            status=Status.UNANSWERED,
-            query=query,
-            response=None,
-            rtt=None,
-            retransmits=len(entry.times) - 1,
-            query_times=tuple(entry.times),
-        )
+    def _unanswered(txn: Transaction) -> Transaction:
+        """Complete a pending transaction in place as unanswered."""
+        txn.status = Status.UNANSWERED
+        txn.query_times = tuple(txn.query_times)
+        return txn
 
     @staticmethod
     def _unsolicited(response: DnsMessage) -> Transaction:
@@ -238,24 +250,24 @@ class Correlator:
 
     # -- time and capacity -----------------------------------------------------------------
 
-    def _close_pending(self, entry: _Pending) -> Transaction:
-        """Remove a still-pending entry from the tables and report it unanswered."""
-        entries = self._pending[entry.key]
-        entries.remove(entry)
+    def _close_pending(self, txn: Transaction) -> Transaction:
+        """Remove a still-pending query from the tables and report it unanswered."""
+        flow = txn.flow
+        key = (flow.transport, flow.client, flow.client_port, flow.server, flow.server_port, txn.id)
+        entries = self._pending[key]
+        entries.remove(txn)
         if not entries:
-            del self._pending[entry.key]
+            del self._pending[key]
         self._pending_count -= 1
-        return self._unanswered(entry)
+        return self._unanswered(txn)
 
     def _evict_oldest_pending(self) -> list[Transaction]:
         """The table is full: report the oldest tenth of it unanswered (one sort, not one
         scan per new query, so a flood of unanswered queries stays linear)."""
-        entries = sorted(
-            (e for group in self._pending.values() for e in group), key=lambda e: e.times[0]
-        )
+        entries = sorted((t for group in self._pending.values() for t in group), key=_SENT)
         victims = entries[: max(1, len(entries) // 10)]
         self._stats.pending_evicted += len(victims)
-        return [self._close_pending(entry) for entry in victims]
+        return [self._close_pending(t) for t in victims]
 
     def _evict_oldest_orphan(self) -> list[Transaction]:
         while self._orphan_order:
@@ -283,15 +295,10 @@ class Correlator:
         """Close queries older than `timeout` and responses older than `reorder_window`."""
         out: list[Transaction] = []
         horizon = now - self.timeout
-        expired = [
-            entry
-            for group in self._pending.values()
-            for entry in group
-            if entry.times[0] <= horizon
-        ]
+        expired = [t for group in self._pending.values() for t in group if t.ts <= horizon]
         if expired:
-            expired.sort(key=lambda e: e.times[0])
-            out.extend(self._close_pending(entry) for entry in expired)
+            expired.sort(key=_SENT)
+            out.extend(self._close_pending(t) for t in expired)
         orphan_horizon = now - self.reorder_window
         order = self._orphan_order
         while order and order[0][0] <= orphan_horizon:
@@ -309,7 +316,7 @@ class Correlator:
         """End of capture: every pending query is unanswered, every orphan unsolicited."""
         out: list[Transaction] = []
         for entries in self._pending.values():
-            out.extend(self._unanswered(entry) for entry in entries)
+            out.extend(self._unanswered(t) for t in entries)
         self._pending.clear()
         self._pending_count = 0
         while self._orphan_order:

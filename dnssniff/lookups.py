@@ -23,20 +23,28 @@ How (the rules of `dnssniff.resolvers` as a matcher):
   glibc and musl share a socket; so when several chains could take a transaction, the
   one for which it is the exact next step in time (or the same socket) wins over one it
   would make skip a step or jump ahead of its answers.
-- Transactions reach us in completion order (an unanswered one only when the correlator
-  gives up on it, 15 s later by default), so they are held `reorder` seconds and processed
-  in order of their first transmission. Each is then complete (status, reply, resends)
-  when it is matched, which keeps the matcher a plain function of the past.
+- Queries are matched in the order they were sent. `dnssniff lookups` feeds each
+  transaction when its query is sent (`sent`, from the correlator's `on_query` hook,
+  pending) and again when it completes (`done`): the matcher sees what the resolver had
+  seen when it sent the query (the replies already in), a chain waits for its pending
+  transactions before it closes, and nothing is held back. A question still pending is
+  not "lost" yet: the same question from a new socket is its resend only once the
+  resolver's timeout is up (sooner, it is another lookup of the same name).
+- `feed` takes completed transactions instead (a library caller with a list of them):
+  they come in completion order (an unanswered one only when the correlator gives up on
+  it, 15 s later by default), so they are held `reorder` seconds and processed in order
+  of their first transmission, each complete when it is matched. Fed as sent, `reorder`
+  is only the length of the inference sample (no configuration given).
 
-Memory is bounded: the reorder buffer and open chains together hold at most `max_open`
+Memory is bounded: the reorder buffer (or sample) and open chains together hold at most `max_open`
 transactions, a client at most `max_chains_per_client` open chains; what is pushed out early
 is counted in `stats`, never dropped silently (an evicted chain is still reported).
 
 Speed: `lookups` must stay within 1.5x of `analyze` on the same capture, so the per-
-transaction path (`feed`, `_process_sorted`) and the per-lookup summary (`build_lookup`)
+transaction path (`sent`, `_process_sorted`) and the per-lookup summary (`build_lookup`)
 are written as flat loops over locals, and name readings are cached per query name as sent.
 The commonest transaction (the second of an A/AAAA pair, on the socket of its chain's
-current step) is decided and added inline in the release loop; a chain keeps, as
+current step) is decided and added inline in the matching loop; a chain keeps, as
 transactions join it, what its summary needs (lost, SERVFAIL, truncated, retransmitted,
 the first name with data, the query types), so `build_lookup` looks at the final name's
 one or two transactions only, not at every transaction again.
@@ -51,16 +59,17 @@ from operator import attrgetter
 
 from dnssniff.dnswire import answers_of, cname_target
 from dnssniff.mnemonics import qtype_text, rcode_text
-from dnssniff.model import Status, Transaction, Transport
+from dnssniff.model import DnsMessage, Status, Transaction, Transport
 from dnssniff.resolvconf import MAX_NDOTS, ResolverConfig
 from dnssniff.resolvers import candidate_names, count_dots
 
 TC_FLAG = 0x0200
 AD_FLAG = 0x0020
 DEFAULT_WINDOW = 12.0
-# The correlator emits an unanswered transaction 15 s (its default timeout) after the
-# first transmission, at its next expiry sweep (every 1 s): it must still be placed in
-# order, so hold transactions longer than timeout + sweep.
+# (`feed`, completed transactions) The correlator emits an unanswered transaction 15 s
+# (its default timeout) after the first transmission, at its next expiry sweep (every
+# 1 s): it must still be placed in order, so hold transactions longer than timeout +
+# sweep. (`sent`) The inference sample's length when no configuration is given.
 DEFAULT_REORDER = 17.0
 MAX_CHAIN = 64  # transactions in one chain; a longer "chain" is a loop or a storm, cut it
 # A resolver sends the next name after the last answer of the current one (tens of
@@ -91,6 +100,7 @@ _SENT = attrgetter("ts")
 _NEG_INF = float("-inf")
 _INF = float("inf")
 _UNSOLICITED = Status.UNSOLICITED
+_PENDING = Status.PENDING
 _NO_LOOKUPS: tuple[Lookup, ...] = ()
 
 # Match qualities (higher wins; see the module docstring).
@@ -335,6 +345,8 @@ class _Chain:
         "steps",
         "truncated",
         "txns",
+        "waiting",
+        "waiting_index",
     )
 
     def __init__(
@@ -345,9 +357,11 @@ class _Chain:
         key: str,
         timeout: float,
         port: int,
+        waiting_index: dict[int, _Chain],
     ) -> None:
         """Open a chain with its first transaction (`add` for an empty chain, inline: a
-        chain is made for every lookup)."""
+        chain is made for every lookup). `waiting_index` is the builder's table of pending
+        transactions (see `LookupBuilder.sent`): a pending one is entered there."""
         self.client = client
         self.readings = readings  # base -> position of the latest name
         self.first = readings  # base -> position of the first name
@@ -374,12 +388,22 @@ class _Chain:
         self.truncated = False  # some reply had TC=1
         # the key of the CNAME target nslookup asked AAAA for (see `_cname_join`)
         self.alias: str | None = None
+        # Transactions still pending (fed when sent, see `LookupBuilder.sent`): a chain
+        # waits for them before it closes, and `complete` applies their replies.
+        self.waiting = 0
+        self.waiting_index = waiting_index
         r = txn.response
         if r is None:
-            self.lost = True
             times = txn.query_times
             activity = times[-1] if times else txn.ts
             end = activity + timeout
+            if txn.status is _PENDING:
+                # (its retransmissions are counted when it completes)
+                self.retransmits = 0
+                self.waiting = 1
+                waiting_index[id(txn)] = self
+            else:
+                self.lost = True
         else:
             activity = end = r.ts
             rcode = r.rcode
@@ -411,30 +435,87 @@ class _Chain:
             self.retransmits += txn.retransmits
         r = txn.response
         if r is None:
-            self.lost = True
             times = txn.query_times
             activity = times[-1] if times else txn.ts
             end = activity + timeout
+            if txn.status is _PENDING:
+                # (its retransmissions are counted when it completes)
+                self.retransmits -= txn.retransmits
+                self.waiting += 1
+                self.waiting_index[id(txn)] = self
+            else:
+                self.lost = True
         else:
             activity = end = r.ts
-            rcode = r.rcode
-            if rcode == 0:
-                if r.ancount > 0:
-                    data_time = self.data_time
-                    if data_time is None:
-                        # the first transaction with data: its name is the one that answered
-                        self.data_time = activity
-                        self.final_key = key
-                    elif activity < data_time:
-                        self.data_time = activity
-            elif rcode == 2:
-                self.servfail = True
-            if r.flags & TC_FLAG:
-                self.truncated = True
+            self._reply(r, key, activity)
         if activity > self.last_activity:
             self.last_activity = activity
         if end > self.step_end:
             self.step_end = end
+
+    def _reply(self, r: DnsMessage, key: str, at: float) -> None:
+        """Note what a reply to `key` received `at` says (data, SERVFAIL, truncation)."""
+        rcode = r.rcode
+        if rcode == 0:
+            if r.ancount > 0:
+                data_time = self.data_time
+                if data_time is None:
+                    # the first transaction with data: its name is the one that answered
+                    self.data_time = at
+                    self.final_key = key
+                elif at < data_time:
+                    self.data_time = at
+        elif rcode == 2:
+            self.servfail = True
+        if r.flags & TC_FLAG:
+            self.truncated = True
+
+    def resent(self, txn: Transaction, timeout: float) -> None:
+        """A pending transaction of this chain was sent again: its step waits longer."""
+        times = txn.query_times
+        at = times[-1] if times else txn.ts
+        if at > self.last_activity:
+            self.last_activity = at
+        if self._index_of(txn) >= self.step_from and at + timeout > self.step_end:
+            self.step_end = at + timeout
+
+    def complete(self, txn: Transaction, timeout: float) -> None:
+        """A pending transaction of this chain got its reply, or timed out: apply it as
+        `add` would have (the current step's end is recomputed: it counted the pending
+        transaction at its timeout)."""
+        self.waiting -= 1
+        if txn.retransmits:
+            self.retransmits += txn.retransmits
+        i = self._index_of(txn)
+        r = txn.response
+        if r is None:
+            self.lost = True
+            times = txn.query_times
+            activity = times[-1] if times else txn.ts
+        else:
+            activity = r.ts
+            self._reply(r, self.keys[i], activity)
+        if activity > self.last_activity:
+            self.last_activity = activity
+        if i >= self.step_from:
+            self.step_end = _chain_end(self.txns[self.step_from :], timeout)
+
+    def _index_of(self, txn: Transaction) -> int:
+        txns = self.txns
+        i = len(txns) - 1
+        while txns[i] is not txn:
+            i -= 1
+        return i
+
+    def abandon(self) -> None:
+        """The chain closes before its pending transactions completed (it was evicted):
+        forget them; they read as unanswered."""
+        index = self.waiting_index
+        for t in self.txns:
+            if t.status is _PENDING:
+                index.pop(id(t), None)
+        self.waiting = 0
+        self.lost = True
 
 
 class LookupBuilder:
@@ -508,6 +589,11 @@ class LookupBuilder:
         self._sockets: dict[str, dict[int, _Chain]] = {}
         self._clock = float("-inf")  # latest packet time seen
         self._released = float("-inf")  # every transaction sent before this is processed
+        # Fed as sent (`sent`/`done`): id of each pending transaction -> its open chain.
+        self._waiting: dict[int, _Chain] = {}
+        self._streaming = False
+        self._sample_end = _INF  # (as sent, no config given) when the inference sample ends
+        self._next_tick = _NEG_INF  # (as sent) when idle chains are next closed
 
     @property
     def stats(self) -> LookupStats:
@@ -570,6 +656,87 @@ class LookupBuilder:
             return self._handed(out)
         return _NO_LOOKUPS
 
+    def sent(self, txn: Transaction) -> Sequence[Lookup]:
+        """Accept a transaction when its query is sent, still pending (the correlator's
+        `on_query` hook); `done` completes it. Returns the lookups completed meanwhile.
+
+        This is the builder's streaming form: queries arrive in the order they were sent,
+        so each is matched at once, with no reorder buffer (`feed` holds completed
+        transactions `reorder` seconds instead, because a lost query completes 15 s after
+        it was sent). A chain with pending transactions stays open until they complete.
+        With no configuration given, the first `reorder` seconds are held all the same: they
+        are the sample the search list and ndots are inferred from.
+        """
+        if txn.retransmits:
+            # sent again (same socket, id and question): its step waits longer
+            chain = self._waiting.get(id(txn))
+            if chain is not None:
+                chain.resent(txn, self.config.timeout)  # type: ignore[union-attr]
+            return _NO_LOOKUPS
+        self._streaming = True
+        self._fed += 1
+        self._open += 1
+        ts = txn.ts
+        if ts > self._clock:
+            self._clock = ts
+        out: list[Lookup] = []
+        if self._readings is None:
+            self._hold(ts, txn)
+            if self._sample_end == _INF:
+                self._sample_end = ts + self.reorder
+            elif self._clock >= self._sample_end:
+                self._release_sample(out)
+        else:
+            if self._clock >= self._next_tick:
+                self._tick(out)
+            self._process_sorted((txn,), out)
+        if self._open > self.max_open:
+            self._bound(out)
+        return self._handed(out) if out else _NO_LOOKUPS
+
+    def done(self, txn: Transaction) -> Sequence[Lookup]:
+        """A transaction passed to `sent` completed (answered or timed out): the
+        pipeline's transaction sink when the builder is fed as queries are sent."""
+        chain = self._waiting.pop(id(txn), None)
+        if chain is None:
+            # completed when sent (its reply came first), still in the inference sample,
+            # in a chain evicted meanwhile, or unsolicited (never sent)
+            if txn.status is _UNSOLICITED:
+                self._stats.unsolicited += 1
+            return _NO_LOOKUPS
+        chain.complete(txn, self.config.timeout)  # type: ignore[union-attr]
+        r = txn.response
+        if r is not None and r.ts > self._clock:
+            self._clock = r.ts
+        if self._clock >= self._next_tick:
+            out: list[Lookup] = []
+            self._tick(out)
+            return self._handed(out)
+        return _NO_LOOKUPS
+
+    def _tick(self, out: list[Lookup]) -> None:
+        """At each whole second of packet time (fed as sent): close the chains idle then.
+
+        Whole seconds, as `_release_sample` closes them between the seconds of the sample:
+        the lookups come out in the same order whether the configuration is given or
+        inferred."""
+        second = int(self._clock)
+        self._next_tick = second + 1
+        self._released = float(second)
+        self._close_idle(out)
+
+    def _release_sample(self, out: list[Lookup]) -> None:
+        """(Fed as sent, no configuration given) infer it from the held sample, then match
+        the sample's transactions second by second, closing idle chains in between as
+        `_tick` would have."""
+        self._ensure_config()
+        for second in sorted(self._buckets):
+            self._released = float(second)
+            self._close_idle(out)
+            self._release_second(second, out)
+        self._next_tick = int(self._clock) + 1
+        self._released = float(int(self._clock))
+
     def _handed(self, out: list[Lookup]) -> Sequence[Lookup]:
         """`out`, or nothing once passed to `on_lookup`."""
         on_lookup = self._on_lookup
@@ -584,13 +751,21 @@ class LookupBuilder:
         if now > self._clock:
             self._clock = now
         out: list[Lookup] = []
-        self._release(self._clock - self.reorder, out)
-        self._close_idle(out)
+        if not self._streaming:
+            self._release(self._clock - self.reorder, out)
+            self._close_idle(out)
+        elif self._readings is None:
+            if self._clock >= self._sample_end:
+                self._release_sample(out)
+        elif self._clock >= self._next_tick:
+            self._tick(out)
         return self._handed(out)
 
     def flush(self) -> Sequence[Lookup]:
         """Process and close everything (end of capture)."""
         out: list[Lookup] = []
+        if self._streaming and self._readings is None and self._buckets:
+            self._release_sample(out)
         self._release(float("inf"), out)
         for chains in list(self._chains.values()):
             for chain in list(chains):
@@ -699,6 +874,8 @@ class LookupBuilder:
 
     def _close(self, chain: _Chain, out: list[Lookup]) -> None:
         """Remove an open chain from every table and emit its lookup."""
+        if chain.waiting:
+            chain.abandon()
         client = chain.client
         chains = self._chains.get(client)
         if chains is not None:
@@ -743,6 +920,8 @@ class LookupBuilder:
         out.append(lookup)
 
     def _idle(self, chain: _Chain, now: float) -> bool:
+        if chain.waiting:
+            return False
         idle = now - chain.last_activity
         return idle > self.window or (idle > self.grace and _finished(chain, self.config))
 
@@ -758,7 +937,8 @@ class LookupBuilder:
             c
             for chains in self._chains.values()
             for c in chains
-            if (idle := now - c.last_activity) > window or (idle > grace and _finished(c, config))
+            if ((idle := now - c.last_activity) > window or (idle > grace and _finished(c, config)))
+            and not c.waiting
         ]
         for chain in idle_chains:
             self._close(chain, out)
@@ -790,6 +970,7 @@ class LookupBuilder:
                     or chain.first.get(base) != n
                     or chain.data_time is not None
                     or chain.lost
+                    or chain.waiting
                     or not chain.step_end - _CLOCK_SLACK <= ts <= chain.step_end + _MIN_RESEND
                 ):
                     continue
@@ -861,6 +1042,7 @@ class LookupBuilder:
         all_sockets = self._sockets
         grace = self.grace
         client_configs = self._client_configs
+        waiting_index = self._waiting
         for txn in txns:
             flow = txn.flow
             client = flow.client
@@ -903,7 +1085,7 @@ class LookupBuilder:
                             hint.maybe_dup = True
                         quality = _Q_SOCKET
                     else:
-                        quality = _same_step(hint, txn, self.config.attempts)  # type: ignore[union-attr]
+                        quality = _same_step(hint, txn, self.config)  # type: ignore[arg-type]
                         hint.maybe_dup = True
                     if quality == _Q_SOCKET:
                         # `hint.add` inline, less the change of step: keep the two in step.
@@ -914,25 +1096,19 @@ class LookupBuilder:
                             hint.retransmits += txn.retransmits
                         r = txn.response
                         if r is None:
-                            hint.lost = True
                             times = txn.query_times
                             activity = times[-1] if times else ts
                             end = activity + self.config.timeout  # type: ignore[union-attr]
+                            if txn.status is _PENDING:
+                                hint.retransmits -= txn.retransmits  # (see `add`)
+                                hint.waiting += 1
+                                waiting_index[id(txn)] = hint
+                            else:
+                                hint.lost = True
                         else:
+                            # (rare when fed as sent: the reply comes later, see `complete`)
                             activity = end = r.ts
-                            rcode = r.rcode
-                            if rcode == 0:
-                                if r.ancount > 0:
-                                    data_time = hint.data_time
-                                    if data_time is None:
-                                        hint.data_time = activity
-                                        hint.final_key = key
-                                    elif activity < data_time:
-                                        hint.data_time = activity
-                            elif rcode == 2:
-                                hint.servfail = True
-                            if r.flags & TC_FLAG:
-                                hint.truncated = True
+                            hint._reply(r, key, activity)
                         if activity > hint.last_activity:
                             hint.last_activity = activity
                         if end > hint.step_end:
@@ -957,7 +1133,6 @@ class LookupBuilder:
         or start one."""
         config = self.config
         timeout = config.timeout  # type: ignore[union-attr]
-        attempts = config.attempts  # type: ignore[union-attr]
         cidx = self._index.get(client)
         best: _Chain | None = None
         best_match: dict[str, int] | None = None
@@ -977,10 +1152,12 @@ class LookupBuilder:
                         continue
                     tried.append(chain)
                     idle = ts - chain.last_activity
-                    if idle > window or (idle > grace and _finished(chain, config)):
+                    if (
+                        idle > window or (idle > grace and _finished(chain, config))
+                    ) and not chain.waiting:
                         self._close(chain, out)
                         continue
-                    match, quality, again = _match(chain, txn, key, readings, ts, attempts)
+                    match, quality, again = _match(chain, txn, key, readings, ts, config)  # type: ignore[arg-type]
                     if quality > best_quality or (
                         # two walks of one name at once: the resolver sends the next step
                         # right after the answers, so the chain answered last is the one
@@ -1014,7 +1191,7 @@ class LookupBuilder:
         if txn.qtype == 28 and cidx is not None and self._cname_join(client, txn, key, ts):
             return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
-        chain = _Chain(client, readings, txn, key, timeout, port)
+        chain = _Chain(client, readings, txn, key, timeout, port, self._waiting)
         sockets = self._sockets.get(client)
         if sockets is None:
             sockets = self._sockets[client] = {}
@@ -1057,7 +1234,12 @@ def _finished(chain: _Chain, config: ResolverConfig | None) -> bool:
 
 
 def _match(
-    chain: _Chain, txn: Transaction, key: str, readings: dict[str, int], ts: float, attempts: int
+    chain: _Chain,
+    txn: Transaction,
+    key: str,
+    readings: dict[str, int],
+    ts: float,
+    config: ResolverConfig,
 ) -> tuple[dict[str, int] | None, int, bool]:
     """The readings under which `txn` continues `chain` (None: it does not), how well
     (`_Q_*`, 0 for not at all), and whether it starts a new pass over the names."""
@@ -1083,7 +1265,7 @@ def _match(
             # One base and position name one question, except the first search domain of
             # a pod's config, which differs per namespace: require the same name.
             if same_step < 0:
-                same_step = _same_step(chain, txn, attempts) if key == chain.keys[-1] else 0
+                same_step = _same_step(chain, txn, config) if key == chain.keys[-1] else 0
             if same_step:
                 ok[base] = pos
                 if same_step > quality:
@@ -1101,7 +1283,7 @@ def _match(
     return ok, quality, new_pass
 
 
-def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
+def _same_step(chain: _Chain, txn: Transaction, config: ResolverConfig) -> int:
     """Whether (and how well) a transaction for the chain's current name belongs to it.
 
     Yes for a query type not yet asked for this name in this pass (`_Q_SOCKET` on the
@@ -1139,13 +1321,34 @@ def _same_step(chain: _Chain, txn: Transaction, attempts: int) -> int:
         return quality
     r = prev.response
     if r is None:
-        # a lost reply is resent after the resolver's timeout, while it has attempts left
-        if 1 + prev.retransmits < attempts and ts - _last_sent(prev) >= _MIN_RESEND:
+        if prev.status is _PENDING and chain.truncated and flow.transport == "tcp":
+            # glibc retries the whole step over TCP as soon as one reply is truncated,
+            # without waiting for the other's (still pending when fed as sent)
             return quality
-        return 0
+        # a lost reply is resent after the resolver's timeout, while it has attempts left
+        if 1 + prev.retransmits >= config.attempts:
+            return 0
+        waited = ts - _last_sent(prev)
+        if prev.status is _PENDING:
+            # Fed as sent, a question still unanswered may yet be answered: only a resolver
+            # whose timeout is up resends it as a new transaction (Go, on a new socket and
+            # id; glibc and musl resend on the same socket with the same id, which the
+            # correlator counts as a retransmission), so anything sooner is another
+            # lookup's same question.
+            return quality if waited >= _pending_resend_wait(config) else 0
+        return quality if waited >= _MIN_RESEND else 0
     if r.flags & TC_FLAG and flow.transport == "tcp" and prev.flow.transport == "udp":
         return quality
     return 0
+
+
+def _pending_resend_wait(config: ResolverConfig) -> float:
+    """How long a resolver waits before resending an unanswered question as a new
+    transaction: its `timeout`, less 20 ms of timestamp slack (a resolver's timer never
+    fires early, and on a busy pod another lookup of the same name just before the timeout
+    is far likelier than a resend)."""
+    wait = config.timeout - 0.02
+    return wait if wait > _MIN_RESEND else _MIN_RESEND
 
 
 def _choose_base(

@@ -6,7 +6,9 @@ that are *not* frozen: a frozen dataclass assigns every field through
 four fields, measured with timeit on this project's CI machine). At a million packets that
 is seconds. They are still treated as immutable: no stage mutates an item it received.
 `Transaction` is made for every second packet, so it follows the same rule (2.1 us to
-build frozen, 0.5 us not).
+build frozen, 0.5 us not). The one exception: the correlator makes a query's `Transaction`
+when the query is seen and completes it in place (response, status, rtt) when the answer
+comes or the time runs out; every consumer but its `on_query` hook gets it completed.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class Status(StrEnum):
     ANSWERED = "answered"
     UNANSWERED = "unanswered"
     UNSOLICITED = "unsolicited"
+    # Its query was seen, its response not yet: only a correlator's `on_query` hook sees a
+    # transaction in this state (the correlator completes it in place later).
+    PENDING = "pending"
 
 
 @dataclass(slots=True)
@@ -138,7 +143,8 @@ class Transaction:
     `response` the reply that was paired (None when unanswered). `rtt` is measured from the
     first transmission, so a retransmitted query shows the delay the client really saw.
     `retransmits` counts the extra transmissions of the same query (same flow, id and
-    question). `ts` is the first message's time.
+    question). `ts` is the first message's time. `status` is `PENDING` only for the
+    correlator's `on_query` hook, before the transaction is completed (see above).
     """
 
     ts: float

@@ -121,13 +121,21 @@ class Report:
 class Analyzer:
     """Feed it frames; it returns transactions as they complete and keeps the counts."""
 
-    def __init__(self, options: AnalyzerOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: AnalyzerOptions | None = None,
+        on_query: Callable[[Transaction], object] | None = None,
+    ) -> None:
+        """`on_query`, when given, gets each transaction as soon as its query is seen, still
+        pending (see `dnssniff.correlate`): for a consumer that must follow sending order."""
         self.options = options or AnalyzerOptions()
         opts = self.options
         self.decoder = Decoder(ports=opts.ports)
         self.dedupe = Deduplicator(window=opts.dedupe_window)
         self.tcp = TcpReassembler()
-        self.correlator = Correlator(timeout=opts.timeout, reorder_window=opts.reorder_window)
+        self.correlator = Correlator(
+            timeout=opts.timeout, reorder_window=opts.reorder_window, on_query=on_query
+        )
         self.tally = TransactionTally()
         self.dns_malformed: Counter[str] = Counter()
         # Records the capture reader skipped (a pcapng block on an undescribed interface...).

@@ -173,3 +173,37 @@ def test_memory_stays_bounded_over_a_long_stream():
         c.expire(ts)
         c.feed(msg(ts, id=i % 65536))  # never answered
     assert c._pending_count <= 101
+
+
+def test_on_query_sees_each_query_pending_and_each_resend():
+    """`on_query` gets the transaction when its query is sent (pending) and at each
+    retransmission; the correlator completes that same object when the reply comes."""
+    seen = []
+    c = Correlator(on_query=lambda t: seen.append((t, t.status, t.retransmits)))
+    assert c.feed(msg(0.0)) == []
+    assert c.feed(msg(0.001, id=2, qtype=28)) == []
+    assert c.feed(msg(5.0)) == []  # glibc's resend: same socket, id and question
+    (answered,) = c.feed(msg(5.002, qr=True))
+    first, aaaa = seen[0][0], seen[1][0]
+    assert [(s, r) for _, s, r in seen] == [
+        (Status.PENDING, 0),
+        (Status.PENDING, 0),
+        (Status.PENDING, 1),
+    ]
+    assert answered is first and seen[2][0] is first
+    assert (answered.status, answered.retransmits, answered.query_times) == (
+        Status.ANSWERED,
+        1,
+        [0.0, 5.0],
+    )
+    assert answered.rtt == pytest.approx(5.002)
+    (lost,) = c.expire(16.0)
+    assert lost is aaaa and lost.status is Status.UNANSWERED and lost.query_times == (0.001,)
+
+
+def test_on_query_sees_a_query_that_came_after_its_reply_completed():
+    seen = []
+    c = Correlator(on_query=seen.append)
+    assert c.feed(msg(1.0001, qr=True)) == []
+    (txn,) = c.feed(msg(1.0))
+    assert seen == [txn] and txn.status is Status.ANSWERED

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import dns.message
 import dns.rrset
 import pytest
 
+from dnssniff.correlate import Correlator
 from dnssniff.lookups import LookupBuilder, infer_config, infer_configs
 from dnssniff.mnemonics import qtype_value
 from dnssniff.model import DnsMessage, Flow, Status, Transaction, Transport
@@ -149,8 +152,31 @@ def completion(t):
     return t.response.ts if t.response is not None else t.query_times[0] + 15.0
 
 
+# How `run` feeds the builder: completed transactions (`feed`, in completion order, as a
+# library caller may), or as `dnssniff lookups` does, each query when sent (`sent`) and its
+# completion (`done`), through a real correlator. Every test that uses `run` runs both ways.
+FEEDS = ("completed", "as-sent")
+_feed = ["completed"]
+
+
+@pytest.fixture(autouse=True, params=FEEDS)
+def feed_mode(request):
+    _feed[0] = request.param
+    yield request.param
+    _feed[0] = "completed"
+
+
 def run(txns, config=K8S, *, streaming=True, **kw):
-    """Feed in completion order (as the correlator emits), expiring as time goes."""
+    """Feed in completion order (as the correlator emits), expiring as time goes; or, in
+    the "as-sent" mode, replay the transactions' packets through a correlator."""
+    if _feed[0] == "as-sent":
+        builder = LookupBuilder(config, **kw)
+        return replay(txns, builder, streaming=streaming), builder
+    return run_completed(txns, config, streaming=streaming, **kw)
+
+
+def run_completed(txns, config=K8S, *, streaming=True, **kw):
+    """`run` feeding completed transactions, whatever the mode."""
     builder = LookupBuilder(config, **kw)
     out = []
     for t in sorted(txns, key=completion):
@@ -159,6 +185,43 @@ def run(txns, config=K8S, *, streaming=True, **kw):
         out.extend(builder.feed(t))
     out.extend(builder.flush())
     return sorted(out, key=lambda lk: (lk.start, lk.client)), builder
+
+
+def packets_of(txns):
+    """The messages the transactions were made of, in capture order: each transmission of
+    the query (resends are copies at their own times), then the reply."""
+    out = []
+    for t in txns:
+        for i, at in enumerate(t.query_times or (t.ts,)):
+            q = t.query if i == 0 else copy.copy(t.query)
+            q.ts = at
+            out.append(q)
+        if t.response is not None:
+            out.append(t.response)
+    return sorted(out, key=lambda m: (m.ts, m.qr))
+
+
+def replay(txns, builder, *, streaming=True):
+    """Feed `builder` as the pipeline of `dnssniff lookups` does: queries as sent, through
+    a correlator (timeout 15 s, expired once a second of packet time)."""
+    correlator = Correlator(on_query=lambda t: out.extend(builder.sent(t)))
+    out = []
+    next_expire = None
+    for m in packets_of(txns):
+        if next_expire is None:
+            next_expire = m.ts + 1.0
+        while m.ts >= next_expire:
+            for done in correlator.expire(next_expire):
+                out.extend(builder.done(done))
+            if streaming:
+                out.extend(builder.expire(next_expire))
+            next_expire += 1.0
+        for done in correlator.feed(m):
+            out.extend(builder.done(done))
+    for done in correlator.flush():
+        out.extend(builder.done(done))
+    out.extend(builder.flush())
+    return sorted(out, key=lambda lk: (lk.start, lk.client))
 
 
 def test_walkthrough_google_com():
@@ -829,7 +892,7 @@ def test_a_new_question_seconds_after_a_servfail_is_not_its_resend():
     name = "web.default.svc.cluster.local."
     txns = [
         txn(10.0, name, "A", "SERVFAIL", port=40000, id=1),
-        txn(10.0003, name, "A", "SERVFAIL", port=40001, id=1),  # at once: a resend
+        txn(10.0005, name, "A", "SERVFAIL", port=40001, id=1),  # at once: a resend
         txn(13.0, name, "A", "DATA", port=41000, id=9),
     ]
     lookups, _ = run(txns, grace=10.0)
@@ -1009,7 +1072,7 @@ def test_on_lookup_receives_what_feed_would_return():
     """With `on_lookup`, feed, expire and flush hand the lookups over and return nothing;
     the lookups are the same as those returned without it."""
     txns = walkthrough(1.0) + walkthrough(40.0, port=41000, id=300) + storm(3, every=2.0)
-    expected, _ = run(txns, streaming=False)
+    expected, _ = run_completed(txns, streaming=False)
     got = []
     builder = LookupBuilder(K8S, on_lookup=got.append)
     returned = [lk for t in sorted(txns, key=completion) for lk in builder.feed(t)]
@@ -1017,3 +1080,36 @@ def test_on_lookup_receives_what_feed_would_return():
     returned += builder.flush()
     assert returned == []
     assert sorted(got, key=lambda lk: (lk.start, lk.client)) == expected
+
+
+def test_another_lookup_of_a_name_while_a_query_of_it_is_pending():
+    """A chatty pod asks a name again while the first lookup's A is still unanswered
+    (glibc resends it 5 s later on the same socket, with the same id, and gets data).
+    Fed as sent, the pending A might still be resent as a new transaction (Go), but not
+    before the resolver's timeout: the second question 2.5 s later is another lookup."""
+    name = "web.default.svc.cluster.local."
+    txns = [
+        txn(10.0, name, "A", "DATA", port=40000, id=1, retransmits=1),
+        txn(10.000006, name, "AAAA", "NODATA", port=40000, id=2),
+        txn(12.5, name, "A", "DATA", port=41000, id=9),
+        txn(12.500006, name, "AAAA", "NODATA", port=41000, id=10),
+    ]
+    lookups, _ = run(txns)
+    assert [(lk.start, lk.name, lk.queries, lk.wasted_queries) for lk in lookups] == [
+        (10.0, "web.", 3, 1),
+        (12.5, "web.", 2, 0),
+    ]
+
+
+def test_tcp_retry_before_the_other_udp_reply_came():
+    """glibc retries the step over TCP as soon as one UDP reply is truncated, before the
+    other's reply is in (it comes later, truncated too): one lookup of four queries."""
+    name = "tc.example.org."
+    txns = [
+        txn(10.0, name, "A", "DATA", port=40000, id=1, tc=True),
+        txn(10.000006, name, "AAAA", "DATA", port=40000, id=2, tc=True, rtt=0.01),
+        txn(10.0005, name, "A", "DATA", port=40001, id=1, tcp=True),
+        txn(10.0006, name, "AAAA", "DATA", port=40001, id=2, tcp=True),
+    ]
+    (lookup,), _ = run(txns, parse_resolv_conf("nameserver 10.96.0.10\n", "r"))
+    assert (lookup.name, lookup.queries, lookup.wasted_queries) == (name, 4, 2)

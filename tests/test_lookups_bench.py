@@ -14,11 +14,14 @@ import importlib.util
 import json
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dnssniff.api import lookups_of_file
+from dnssniff.api import analyze_file, lookups_of_file
+from dnssniff.lookups import LookupBuilder
+from dnssniff.pipeline import AnalyzerOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKETS = 20_000
@@ -43,7 +46,7 @@ def generated(tmp_path_factory):
     truth = [json.loads(line) for line in truth_path.read_text().splitlines()]
     got = []
     _, builder = lookups_of_file(pcap, None, got.append)
-    return summary, truth, got, builder
+    return summary, truth, got, builder, (pcap,)
 
 
 def _as_asked(name: str) -> str:
@@ -51,7 +54,7 @@ def _as_asked(name: str) -> str:
 
 
 def test_truth_file_has_one_line_per_lookup(generated) -> None:
-    summary, truth, _, _ = generated
+    summary, truth, _, _, _ = generated
     assert len(truth) == summary.lookups
     assert sum(t["queries"] for t in truth) == summary.queries
     assert set(truth[0]) == set(gen.LOOKUP_TRUTH_FIELDS)
@@ -67,13 +70,32 @@ def test_truth_does_not_change_the_capture(tmp_path: Path) -> None:
 
 
 def test_lookups_are_reconstructed_exactly(generated) -> None:
-    _, truth, got, builder = generated
+    _, truth, got, builder, _ = generated
     assert builder.config.search[1:] == (
         "svc.cluster.local",
         "cluster.local",
         "us-central1-c.c.myproject.internal",
     )
     assert builder.config.ndots == 5
+    _assert_exact(truth, got)
+
+
+def test_lookups_are_exact_past_the_inference_sample(generated) -> None:
+    """After the inference sample (the first `reorder` seconds, 17 by default: longer than
+    this capture) every query is matched as it is sent. A 2 s sample puts most of the
+    capture on that path."""
+    _, truth, _, _, pcaps = generated
+    got = []
+    builder = LookupBuilder(None, on_lookup=got.append, reorder=2.0)
+    options = replace(AnalyzerOptions(), tally=False)
+    analyze_file(pcaps[0], options, builder.done, builder.sent)
+    builder.flush()
+    assert builder.config.ndots == 5
+    assert builder.stats.transactions > 0
+    _assert_exact(truth, got)
+
+
+def _assert_exact(truth: list[dict], got: list) -> None:
     # Lookups start at the generator's planned time (its first query), per client.
     found = {(lk.client, round(lk.start * 1e6)): lk for lk in got}
     exact = 0
@@ -93,7 +115,7 @@ def test_lookups_are_reconstructed_exactly(generated) -> None:
 
 
 def test_totals_and_outcomes_match(generated) -> None:
-    _, truth, got, _ = generated
+    _, truth, got, _, _ = generated
     assert sum(lk.queries for lk in got) == sum(t["queries"] for t in truth)
     wasted = sum(t["wasted_queries"] for t in truth)
     assert abs(sum(lk.wasted_queries for lk in got) - wasted) <= 0.01 * wasted
@@ -104,7 +126,7 @@ def test_totals_and_outcomes_match(generated) -> None:
 
 
 def test_namespaces_are_read_per_pod(generated) -> None:
-    _, _, got, _ = generated
+    _, _, got, _, _ = generated
     in_cluster = [lk for lk in got if lk.name in ("redis.", "api.", "kafka.")]
     assert in_cluster
     for lk in in_cluster:
