@@ -2,11 +2,13 @@
 
 Why this exists: the per-lookup report must stay within 1.5x `dnssniff analyze` (see
 `run.py --lookups`), and the two numbers that decide where to work are how long the
-builder itself runs (timed around each `LookupBuilder.feed`) and how much the pipeline
-around it slows down when transactions are held (run with `--reorder` lower than the
-default 17 s: faster, but lost queries then split lookups, so the counts differ).
+builder itself runs (timed around each `LookupBuilder.sent` and `done`, as `dnssniff
+lookups` feeds it) and how much the pipeline around it slows down. `--completed` feeds
+completed transactions instead (`LookupBuilder.feed`, held `--reorder` seconds, 17 by
+default, and matched in sending order): the way the builder was fed before it took
+queries as they are sent.
 
-    python bench/lookups_split.py FILE [--repeat 3] [--reorder 17]
+    python bench/lookups_split.py FILE [--repeat 3] [--completed [--reorder 17]]
 
 Prints, per run: the total, the time inside the builder, the rest (decode and pairing),
 then the same pipeline without the builder for the baseline. The timer costs ~0.1 s per
@@ -32,7 +34,7 @@ from dnssniff.lookups import DEFAULT_REORDER, LookupBuilder  # noqa: E402
 from dnssniff.pipeline import AnalyzerOptions  # noqa: E402
 
 
-def split(path: str, reorder: float) -> tuple[float, float, int]:
+def split(path: str, reorder: float, completed: bool) -> tuple[float, float, int]:
     """(total seconds, seconds inside the builder, lookups) for one run."""
     lookups = [0]
 
@@ -40,17 +42,23 @@ def split(path: str, reorder: float) -> tuple[float, float, int]:
         lookups[0] += 1
 
     builder = LookupBuilder(None, on_lookup=count, reorder=reorder)
-    feed = builder.feed
     clock = time.perf_counter
     inside = [0.0]
 
-    def sink(txn) -> None:
-        began = clock()
-        feed(txn)
-        inside[0] += clock() - began
+    def timed(step):
+        def call(txn) -> None:
+            began = clock()
+            step(txn)
+            inside[0] += clock() - began
+
+        return call
 
     began = clock()
-    analyze_file(path, replace(AnalyzerOptions(), tally=False), sink)
+    options = replace(AnalyzerOptions(), tally=False)
+    if completed:
+        analyze_file(path, options, timed(builder.feed))
+    else:
+        analyze_file(path, options, timed(builder.done), timed(builder.sent))
     flushed = clock()
     builder.flush()
     inside[0] += clock() - flushed
@@ -68,13 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reorder", type=float, default=DEFAULT_REORDER)
+    parser.add_argument("--completed", action="store_true", help="feed completed transactions")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.reorder <= 0:
         parser.error("--repeat must be >= 1 and --reorder > 0")
     totals, insides, bases = [], [], []
     for i in range(args.repeat):
         try:
-            total, inside, lookups = split(args.file, args.reorder)
+            total, inside, lookups = split(args.file, args.reorder, args.completed)
             base = pipeline_only(args.file)
         except DnssniffError as exc:
             print(f"lookups_split: error: {exc}", file=sys.stderr)

@@ -482,11 +482,14 @@ class _Chain:
     def complete(self, txn: Transaction, timeout: float) -> None:
         """A pending transaction of this chain got its reply, or timed out: apply it as
         `add` would have (the current step's end is recomputed: it counted the pending
-        transaction at its timeout)."""
+        transaction at its timeout). Runs once per transaction: written flat."""
         self.waiting -= 1
         if txn.retransmits:
             self.retransmits += txn.retransmits
-        i = self._index_of(txn)
+        txns = self.txns
+        i = len(txns) - 1
+        while txns[i] is not txn:
+            i -= 1
         r = txn.response
         if r is None:
             self.lost = True
@@ -494,11 +497,15 @@ class _Chain:
             activity = times[-1] if times else txn.ts
         else:
             activity = r.ts
-            self._reply(r, self.keys[i], activity)
+            rcode = r.rcode
+            # (most replies are NXDOMAIN: nothing to note)
+            if (rcode == 0 and r.ancount > 0) or rcode == 2 or r.flags & TC_FLAG:
+                self._reply(r, self.keys[i], activity)
         if activity > self.last_activity:
             self.last_activity = activity
-        if i >= self.step_from:
-            self.step_end = _chain_end(self.txns[self.step_from :], timeout)
+        step_from = self.step_from
+        if i >= step_from:
+            self.step_end = _chain_end(txns[step_from:], timeout)
 
     def _index_of(self, txn: Transaction) -> int:
         txns = self.txns
@@ -546,6 +553,7 @@ class LookupBuilder:
         on_lookup: Callable[[Lookup], object] | None = None,
     ) -> None:
         self.config = config
+        self._timeout = config.timeout if config is not None else 0.0  # (see `done`)
         self.window = window
         self.max_open = max_open
         self.reorder = reorder
@@ -704,7 +712,7 @@ class LookupBuilder:
             if txn.status is _UNSOLICITED:
                 self._stats.unsolicited += 1
             return _NO_LOOKUPS
-        chain.complete(txn, self.config.timeout)  # type: ignore[union-attr]
+        chain.complete(txn, self._timeout)
         r = txn.response
         if r is not None and r.ts > self._clock:
             self._clock = r.ts
@@ -781,6 +789,7 @@ class LookupBuilder:
         inferred = infer_configs(sample, window=self.window)
         config, per_client = inferred.config, inferred.ndots
         self.config = config or ResolverConfig(source=_INFERRED)
+        self._timeout = self.config.timeout
         for client, namespace in inferred.namespaces.items():
             if len(self._namespaces) < self.max_clients:
                 self._namespaces.setdefault(client, namespace)
