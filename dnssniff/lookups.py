@@ -516,11 +516,13 @@ class _Chain:
 
     def abandon(self) -> None:
         """The chain closes before its pending transactions completed (it was evicted):
-        forget them; they read as unanswered."""
+        forget them; they read as unanswered (status `pending` in the chain), their
+        transmissions so far counted."""
         index = self.waiting_index
         for t in self.txns:
             if t.status is _PENDING:
                 index.pop(id(t), None)
+                self.retransmits += t.retransmits
         self.waiting = 0
         self.lost = True
 

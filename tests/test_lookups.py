@@ -1113,3 +1113,21 @@ def test_tcp_retry_before_the_other_udp_reply_came():
     ]
     (lookup,), _ = run(txns, parse_resolv_conf("nameserver 10.96.0.10\n", "r"))
     assert (lookup.name, lookup.queries, lookup.wasted_queries) == (name, 4, 2)
+
+
+def test_an_evicted_chain_counts_its_pending_queries_resends():
+    """Fed as sent, a chain evicted while a query of it is still pending (and resent)
+    is reported at once with every transmission so far."""
+    got = []
+    builder = LookupBuilder(K8S, max_chains_per_client=1, on_lookup=got.append)
+    correlator = Correlator(on_query=builder.sent)
+    flow = Flow(Transport.UDP, CLIENT, 40000, SERVER, 53)
+    correlator.feed(message(10.0, flow, 1, "a.", 1, qr=False))
+    correlator.feed(message(15.0, flow, 1, "a.", 1, qr=False))  # the resend
+    other = Flow(Transport.UDP, CLIENT, 40001, SERVER, 53)
+    correlator.feed(message(15.5, other, 2, "b.", 1, qr=False))  # evicts the first chain
+    (evicted,) = got  # at once, before the end
+    builder.flush()
+    assert evicted.name == "a." and len(got) == 2
+    assert (evicted.queries, evicted.chain[0].status) == (2, Status.PENDING)
+    assert builder.stats.chains_evicted == 1
