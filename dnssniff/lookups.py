@@ -479,34 +479,6 @@ class _Chain:
         if self._index_of(txn) >= self.step_from and at + timeout > self.step_end:
             self.step_end = at + timeout
 
-    def complete(self, txn: Transaction, timeout: float) -> None:
-        """A pending transaction of this chain got its reply, or timed out: apply it as
-        `add` would have (the current step's end is recomputed: it counted the pending
-        transaction at its timeout). Runs once per transaction: written flat."""
-        self.waiting -= 1
-        if txn.retransmits:
-            self.retransmits += txn.retransmits
-        txns = self.txns
-        i = len(txns) - 1
-        while txns[i] is not txn:
-            i -= 1
-        r = txn.response
-        if r is None:
-            self.lost = True
-            times = txn.query_times
-            activity = times[-1] if times else txn.ts
-        else:
-            activity = r.ts
-            rcode = r.rcode
-            # (most replies are NXDOMAIN: nothing to note)
-            if (rcode == 0 and r.ancount > 0) or rcode == 2 or r.flags & TC_FLAG:
-                self._reply(r, self.keys[i], activity)
-        if activity > self.last_activity:
-            self.last_activity = activity
-        step_from = self.step_from
-        if i >= step_from:
-            self.step_end = _chain_end(txns[step_from:], timeout)
-
     def _index_of(self, txn: Transaction) -> int:
         txns = self.txns
         i = len(txns) - 1
@@ -705,8 +677,10 @@ class LookupBuilder:
         return self._handed(out) if out else _NO_LOOKUPS
 
     def done(self, txn: Transaction) -> Sequence[Lookup]:
-        """A transaction passed to `sent` completed (answered or timed out): the
-        pipeline's transaction sink when the builder is fed as queries are sent."""
+        """A transaction passed to `sent` completed (answered or timed out): apply it to
+        its chain as `_Chain.add` would have (the current step's end is recomputed: it
+        counted the pending transaction at its timeout). The pipeline's transaction sink
+        when the builder is fed as queries are sent: runs once per transaction, flat."""
         chain = self._waiting.pop(id(txn), None)
         if chain is None:
             # completed when sent (its reply came first), still in the inference sample,
@@ -714,10 +688,35 @@ class LookupBuilder:
             if txn.status is _UNSOLICITED:
                 self._stats.unsolicited += 1
             return _NO_LOOKUPS
-        chain.complete(txn, self._timeout)
+        chain.waiting -= 1
+        if txn.retransmits:
+            chain.retransmits += txn.retransmits
+        txns = chain.txns
+        last = i = len(txns) - 1
+        while txns[i] is not txn:
+            i -= 1
         r = txn.response
-        if r is not None and r.ts > self._clock:
-            self._clock = r.ts
+        if r is None:
+            chain.lost = True
+            times = txn.query_times
+            activity = times[-1] if times else txn.ts
+            end = activity + self._timeout
+        else:
+            activity = end = r.ts
+            rcode = r.rcode
+            # (most replies are NXDOMAIN: nothing to note)
+            if (rcode == 0 and r.ancount > 0) or rcode == 2 or r.flags & TC_FLAG:
+                chain._reply(r, chain.keys[i], activity)
+            if activity > self._clock:
+                self._clock = activity
+        if activity > chain.last_activity:
+            chain.last_activity = activity
+        step_from = chain.step_from
+        if i >= step_from:
+            if step_from == last:
+                chain.step_end = end  # the step is this transaction alone
+            else:
+                chain.step_end = _chain_end(txns[step_from:], self._timeout)
         if self._clock >= self._next_tick:
             out: list[Lookup] = []
             self._tick(out)
