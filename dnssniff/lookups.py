@@ -389,7 +389,7 @@ class _Chain:
         # the key of the CNAME target nslookup asked AAAA for (see `_cname_join`)
         self.alias: str | None = None
         # Transactions still pending (fed when sent, see `LookupBuilder.sent`): a chain
-        # waits for them before it closes, and `complete` applies their replies.
+        # waits for them before it closes, and `LookupBuilder.done` applies their replies.
         self.waiting = 0
         self.waiting_index = waiting_index
         r = txn.response
