@@ -302,9 +302,16 @@ def _inferred_note(builder, given: ResolverConfig | None) -> None:
                 "inferred from the traffic; lookups are the names as queried"
             )
         else:
+            learnt = builder.stats.domains_learnt
+            later = (
+                "; later walks showed more search domains: "
+                + ", ".join(f"{d} ({n} client{'s' if n > 1 else ''})" for d, n in learnt.items())
+                if learnt
+                else ""
+            )
             _err(
                 f"note: search list and ndots inferred from the traffic: search "
-                f"{' '.join(config.search) or '(none)'}; ndots:{config.ndots} "
+                f"{' '.join(config.search) or '(none)'}; ndots:{config.ndots}{later} "
                 "(give --resolv-conf to be exact)"
             )
 

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 
 from dnssniff.dnswire import answers_of, cname_target
@@ -162,6 +162,9 @@ class LookupStats:
     forced: int = 0  # processed early because the buffer was full
     chains_evicted: int = 0  # closed early: too many open chains or transactions
     chains_cut: int = 0  # closed at MAX_CHAIN transactions
+    # (inferred configuration) search domains a client's walk showed after the last one
+    # inferred, learnt for that client: domain -> clients
+    domains_learnt: dict[str, int] = field(default_factory=dict)
 
 
 def name_key(qname: str) -> str:
@@ -574,6 +577,7 @@ class LookupBuilder:
         # Fed as sent (`sent`/`done`): id of each pending transaction -> its open chain.
         self._waiting: dict[int, _Chain] = {}
         self._streaming = False
+        self._inferred = False  # the configuration was inferred (see `_learn_domain`)
         self._sample_end = _INF  # (as sent, no config given) when the inference sample ends
         self._next_tick = _NEG_INF  # (as sent) when idle chains are next closed
 
@@ -791,6 +795,7 @@ class LookupBuilder:
         config, per_client = inferred.config, inferred.ndots
         self.config = config or ResolverConfig(source=_INFERRED)
         self._timeout = self.config.timeout
+        self._inferred = True
         for client, namespace in inferred.namespaces.items():
             if len(self._namespaces) < self.max_clients:
                 self._namespaces.setdefault(client, namespace)
@@ -933,13 +938,22 @@ class LookupBuilder:
         if chain.waiting:
             return False
         idle = now - chain.last_activity
-        return idle > self.window or (idle > self.grace and _finished(chain, self.config))
+        return idle > self.window or (
+            idle > self.grace and _finished(chain, self._config_of(chain.client))
+        )
+
+    def _config_of(self, client: str) -> ResolverConfig | None:
+        """The client's own configuration (its ndots or search list learnt), else the
+        shared one."""
+        own = self._client_configs.get(client) if self._client_configs else None
+        return own[0] if own is not None else self.config
 
     def _close_idle(self, out: list[Lookup]) -> None:
         now = self._released
         window = self.window
         grace = self.grace
         config = self.config
+        own = self._config_of if self._client_configs else None
         # Every open chain, once a second: one pass over all clients (`_idle` inline),
         # then the closing, in the same order (closing one chain leaves the others idle
         # or not as they were).
@@ -947,7 +961,10 @@ class LookupBuilder:
             c
             for chains in self._chains.values()
             for c in chains
-            if ((idle := now - c.last_activity) > window or (idle > grace and _finished(c, config)))
+            if (
+                (idle := now - c.last_activity) > window
+                or (idle > grace and _finished(c, config if own is None else own(c.client)))
+            )
             and not c.waiting
         ]
         for chain in idle_chains:
@@ -962,7 +979,8 @@ class LookupBuilder:
         the as-is chain. True when it did. This holds for a given config too: one
         resolv.conf given for a node capture is wrong for the node's pods that set another
         ndots, and their walks say so."""
-        config = self.config
+        own = self._client_configs.get(client)
+        config = own[0] if own is not None else self.config
         cidx = self._index.get(client)
         if cidx is None:
             return False
@@ -985,7 +1003,6 @@ class LookupBuilder:
                 ):
                     continue
                 ndots = count_dots(base)
-                own = self._client_configs.get(client)
                 if own is None or own[0].ndots > ndots:
                     mine = replace(config, ndots=ndots)  # type: ignore[arg-type]
                     self._client_configs[client] = (mine, _Readings(mine))
@@ -1033,6 +1050,48 @@ class LookupBuilder:
                 continue
             self._join(chain, client, txn, key)
             chain.alias = key
+            return True
+        return False
+
+    def _learn_domain(self, client: str, txn: Transaction, key: str, ts: float) -> bool:
+        """(Inferred configuration) `txn` asks `<base>.<suffix>`, with `suffix` not a
+        known search domain, right after a walk of this client asked `<base>.<the last
+        known domain>` and got no data: the client's search list goes on with `suffix`
+        (the inference sample, the first seconds, showed no walk that far). The client
+        learns it, and `txn` joins that walk. True when it did."""
+        own = self._client_configs.get(client)
+        config = own[0] if own is not None else self.config
+        search = config.search  # type: ignore[union-attr]
+        chains = self._chains.get(client)
+        if not search or not chains:
+            return False
+        tail = "." + search[-1]
+        for chain in reversed(chains[-8:]):
+            last = chain.keys[-1]
+            if (
+                chain.data_time is not None
+                or chain.waiting
+                or chain.lost
+                or not last.endswith(tail)
+                or not chain.step_end - _CLOCK_SLACK <= ts <= chain.step_end + _MIN_RESEND
+            ):
+                continue
+            base = last[: -len(tail)]
+            pos = chain.readings.get(base)
+            if pos is None or not key.startswith(base + "."):
+                continue
+            suffix = key[len(base) + 1 :]
+            if not suffix or suffix in search:
+                continue
+            mine = replace(config, search=(*search, suffix))  # type: ignore[arg-type]
+            self._client_configs[client] = (mine, _Readings(mine))
+            learnt = self._stats.domains_learnt
+            if suffix in learnt or len(learnt) < 64:
+                learnt[suffix] = learnt.get(suffix, 0) + 1
+            chain.readings = {base: pos + 1}
+            if base in chain.first and len(chain.first) > 1:
+                chain.first = {base: chain.first[base]}
+            self._join(chain, client, txn, key)
             return True
         return False
 
@@ -1141,7 +1200,7 @@ class LookupBuilder:
     ) -> None:
         """Find the open chain `txn` continues best (closing idle ones met on the way),
         or start one."""
-        config = self.config
+        config = self._config_of(client)
         timeout = config.timeout  # type: ignore[union-attr]
         cidx = self._index.get(client)
         best: _Chain | None = None
@@ -1199,6 +1258,8 @@ class LookupBuilder:
         if cidx is not None and self._as_is_first(client, txn, key, readings, ts):
             return
         if txn.qtype == 28 and cidx is not None and self._cname_join(client, txn, key, ts):
+            return
+        if self._inferred and cidx is not None and self._learn_domain(client, txn, key, ts):
             return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
         chain = _Chain(client, readings, txn, key, timeout, port, self._waiting)

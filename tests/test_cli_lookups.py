@@ -202,3 +202,59 @@ def test_limit_sets_how_many_wasteful_lookups_are_kept():
     doc = json.loads(run("lookups", ANY, "-f", "json", "--limit", 2).stdout)
     assert [lk["name"] for lk in doc["most_wasteful"]] == ["example.org.", "google.com."]
     _one_line_error(run("lookups", ANY, "--limit", 0), ExitCode.USAGE, "--limit")
+
+
+def _walks_pcap(path: Path) -> Path:
+    """A pod whose first 17 s (the inference sample) show three search domains, then a
+    walk through all four (glibc: A and AAAA per name on one socket, NXDOMAIN each)."""
+    import dns.message
+    import dns.rcode
+    import dns.rrset
+    from scapy.all import IP, UDP, Ether, wrpcap
+
+    domains = ["default.svc.cluster.local", "svc.cluster.local", "cluster.local", "ec2.internal"]
+    pkts = []
+    ident = [1]
+
+    def step(t: float, name: str, port: int, found: bool) -> None:
+        for i, qtype in enumerate(("A", "AAAA")):
+            query = dns.message.make_query(name, qtype, id=ident[0])
+            ident[0] += 1
+            reply = dns.message.make_response(query)
+            if found:
+                data = "10.0.0.1" if qtype == "A" else "fd00::1"
+                reply.answer.append(dns.rrset.from_text(name, 30, "IN", qtype, data))
+            else:
+                reply.set_rcode(dns.rcode.NXDOMAIN)
+            for at, src, dst, sport, dport, msg in (
+                (t + i * 1e-5, "10.244.1.10", "10.96.0.10", port, 53, query),
+                (t + 3e-4 + i * 1e-5, "10.96.0.10", "10.244.1.10", 53, port, reply),
+            ):
+                pkt = Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / msg.to_wire()
+                pkt.time = at
+                pkts.append(pkt)
+
+    t0 = 1700000000.0
+    for i, base in enumerate(("a.b", "c.d", "e.f")):
+        for j, domain in enumerate(domains[:3]):
+            step(t0 + i + j * 0.001, f"{base}.{domain}.", 40000 + 10 * i + j, j == 2)
+    names = [f"nope.{d}." for d in domains] + ["nope."]
+    for j, name in enumerate(names):
+        step(t0 + 30 + j * 0.001, name, 41000 + j, False)
+    pkts.sort(key=lambda p: p.time)
+    wrpcap(str(path), pkts)
+    return path
+
+
+def test_lookups_learn_a_search_domain_the_inference_sample_missed(tmp_path):
+    pcap = _walks_pcap(tmp_path / "walks.pcap")
+    result = run("lookups", str(pcap), "-f", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    got = [(r["name"], r["queries"], r["wasted_queries"]) for r in rows if r["type"] == "lookup"]
+    assert got[-1] == ("nope.", 10, 8)
+    assert len(got) == 4
+    assert (
+        "search default.svc.cluster.local svc.cluster.local cluster.local; ndots:5; later walks "
+        "showed more search domains: ec2.internal (1 client)"
+    ) in result.stderr

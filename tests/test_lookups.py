@@ -1131,3 +1131,37 @@ def test_an_evicted_chain_counts_its_pending_queries_resends():
     assert evicted.name == "a." and len(got) == 2
     assert (evicted.queries, evicted.chain[0].status) == (2, Status.PENDING)
     assert builder.stats.chains_evicted == 1
+
+
+def test_a_search_domain_the_sample_did_not_show_is_learnt_from_a_later_walk():
+    """Inferred configuration: the first 17 s (the sample) show walks through three
+    search domains only; a walk later goes on to the pod's fourth before the name as-is.
+    The client learns that domain and the walk stays one lookup, as with resolv.conf."""
+    txns = []
+    for i, base in enumerate(("a.b", "c.d", "e.f")):
+        steps = [(f"{base}.{s}.", "NXDOMAIN", "NXDOMAIN") for s in SUFFIXES[:2]]
+        steps.append((f"{base}.{SUFFIXES[2]}.", "DATA", "DATA"))
+        txns += getaddrinfo(1.0 + i, steps, port=40000 + 10 * i, id=100 + 10 * i)
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("nope")]
+    txns += getaddrinfo(30.0, [*steps, ("nope.", "NXDOMAIN", "NXDOMAIN")], port=41000, id=300)
+    given, _ = run(txns)
+    inferred, builder = run(txns, None)
+    assert builder.config.search == SUFFIXES[:3]
+
+    def summary(lookups):
+        return [(lk.name, lk.queries, lk.wasted_queries, lk.outcome) for lk in lookups]
+
+    assert summary(inferred) == summary(given)
+    assert summary(inferred)[-1] == ("nope.", 10, 8, "NXDOMAIN")
+    assert builder.stats.domains_learnt == {SUFFIXES[3]: 1}
+
+
+def test_no_search_domain_is_learnt_from_a_name_asked_later():
+    """A name `<walked base>.<other suffix>` asked a second after the walk is another
+    lookup, not a search step."""
+    steps = [(n, "NXDOMAIN", "NXDOMAIN") for n in expansions("nope")[:3]]
+    txns = getaddrinfo(1.0, [*steps, ("nope.", "NXDOMAIN", "NXDOMAIN")])
+    txns += getaddrinfo(2.0, [("nope.example.org.", "DATA", "DATA")], port=41000, id=300)
+    lookups, builder = run(txns, None)
+    assert builder.stats.domains_learnt == {}
+    assert [lk.name for lk in lookups][-1] == "nope.example.org."
