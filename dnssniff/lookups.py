@@ -700,10 +700,11 @@ class LookupBuilder:
         while txns[i] is not txn:
             i -= 1
         r = txn.response
+        times = txn.query_times
+        sent_last = times[-1] if times else txn.ts
         if r is None:
             chain.lost = True
-            times = txn.query_times
-            activity = times[-1] if times else txn.ts
+            activity = sent_last
             end = activity + self._timeout
         else:
             activity = end = r.ts
@@ -719,7 +720,9 @@ class LookupBuilder:
         if i >= step_from:
             if step_from == last:
                 chain.step_end = end  # the step is this transaction alone
-            else:
+            elif sent_last + self._timeout >= chain.step_end:
+                # the step's end was this transaction's timeout: recompute it (else another
+                # transaction of the step ends later, and it still does)
                 chain.step_end = _chain_end(txns[step_from:], self._timeout)
         if self._clock >= self._next_tick:
             out: list[Lookup] = []
@@ -1259,7 +1262,14 @@ class LookupBuilder:
             return
         if txn.qtype == 28 and cidx is not None and self._cname_join(client, txn, key, ts):
             return
-        if self._inferred and cidx is not None and self._learn_domain(client, txn, key, ts):
+        if (
+            self._inferred
+            and cidx is not None
+            # (a name read as-is only: a suffix that is no known search domain)
+            and len(readings) == 1
+            and key in readings
+            and self._learn_domain(client, txn, key, ts)
+        ):
             return
         # The cached readings dict is shared, never mutated: narrowing replaces it.
         chain = _Chain(client, readings, txn, key, timeout, port, self._waiting)
