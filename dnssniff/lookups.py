@@ -383,7 +383,8 @@ class _Chain:
         # A and AAAA of one name seen on one socket (set where `_process` sees it cheaply;
         # when False, `guess_resolver` looks at the ports itself)
         self.paired = False
-        self.retransmits = txn.retransmits  # sum of the transactions' retransmits
+        # the completed transactions' retransmissions (a pending one's count when it completes)
+        self.retransmits = 0 if txn.status is _PENDING else txn.retransmits
         self.data_time: float | None = None
         self.final_key: str | None = None  # key of the first transaction that got data
         self.lost = False  # some transaction went unanswered
@@ -401,23 +402,13 @@ class _Chain:
             activity = times[-1] if times else txn.ts
             end = activity + timeout
             if txn.status is _PENDING:
-                # (its retransmissions are counted when it completes)
-                self.retransmits = 0
                 self.waiting = 1
                 waiting_index[id(txn)] = self
             else:
                 self.lost = True
         else:
             activity = end = r.ts
-            rcode = r.rcode
-            if rcode == 0:
-                if r.ancount > 0:
-                    self.data_time = activity
-                    self.final_key = key
-            elif rcode == 2:
-                self.servfail = True
-            if r.flags & TC_FLAG:
-                self.truncated = True
+            self._reply(r, key, activity)
         self.last_activity = activity if activity > _NEG_INF else _NEG_INF
         self.step_end = end if end > _NEG_INF else _NEG_INF
 
@@ -434,7 +425,7 @@ class _Chain:
         self.txns.append(txn)
         keys.append(key)
         self.qs.append(txn.qtype)
-        if txn.retransmits:
+        if txn.retransmits and txn.status is not _PENDING:
             self.retransmits += txn.retransmits
         r = txn.response
         if r is None:
@@ -442,8 +433,6 @@ class _Chain:
             activity = times[-1] if times else txn.ts
             end = activity + timeout
             if txn.status is _PENDING:
-                # (its retransmissions are counted when it completes)
-                self.retransmits -= txn.retransmits
                 self.waiting += 1
                 self.waiting_index[id(txn)] = self
             else:
@@ -1164,21 +1153,20 @@ class LookupBuilder:
                         htxns.append(txn)
                         hint.keys.append(key)
                         hint.qs.append(qtype)
-                        if txn.retransmits:
-                            hint.retransmits += txn.retransmits
+                        if txn.retransmits and txn.status is not _PENDING:
+                            hint.retransmits += txn.retransmits  # (see `_Chain.add`)
                         r = txn.response
                         if r is None:
                             times = txn.query_times
                             activity = times[-1] if times else ts
                             end = activity + self.config.timeout  # type: ignore[union-attr]
                             if txn.status is _PENDING:
-                                hint.retransmits -= txn.retransmits  # (see `add`)
                                 hint.waiting += 1
                                 waiting_index[id(txn)] = hint
                             else:
                                 hint.lost = True
                         else:
-                            # (rare when fed as sent: the reply comes later, see `complete`)
+                            # (rare when fed as sent: the reply comes later, see `done`)
                             activity = end = r.ts
                             hint._reply(r, key, activity)
                         if activity > hint.last_activity:
