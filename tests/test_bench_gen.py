@@ -7,7 +7,6 @@ the same wrong count in dnssniff.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import struct
 import subprocess
@@ -20,18 +19,12 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from tests.support.bench import load_generator
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("gen_capture", ROOT / "bench" / "gen_capture.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_capture"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = load_generator()
 N = 2000
 
 

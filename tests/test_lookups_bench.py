@@ -10,9 +10,7 @@ without --resolv-conf.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -22,20 +20,12 @@ import pytest
 from dnssniff.api import analyze_file, lookups_of_file
 from dnssniff.lookups import LookupBuilder
 from dnssniff.pipeline import AnalyzerOptions
+from tests.support.bench import load_generator
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKETS = 20_000
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("gen_capture", ROOT / "bench" / "gen_capture.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_capture"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = load_generator()
 
 
 @pytest.fixture(scope="module")
