@@ -367,7 +367,9 @@ class _Chain:
         transactions (see `LookupBuilder.sent`): a pending one is entered there."""
         self.client = client
         self.readings = readings  # base -> position of the latest name
-        self.first = readings  # base -> position of the first name
+        # base -> position of the first name: every reading of it (those still agreed on
+        # are the bases of `readings`: `_choose_base` narrows it, not each join)
+        self.first = readings
         # the index entries that point here (the cached readings are never mutated)
         self.indexed: Iterable[str] = readings
         self.txns: list[Transaction] = [txn]
@@ -664,7 +666,7 @@ class LookupBuilder:
         else:
             if self._clock >= self._next_tick:
                 self._tick(out)
-            self._process_sorted((txn,), out)
+            self._process(txn, out)
         if self._open > self.max_open:
             self._bound(out)
         return self._handed(out) if out else _NO_LOOKUPS
@@ -988,6 +990,7 @@ class LookupBuilder:
                     chain.steps != 1
                     or chain.keys[0] != base
                     or chain.first.get(base) != n
+                    or base not in chain.readings
                     or chain.data_time is not None
                     or chain.lost
                     or chain.waiting
@@ -1087,97 +1090,93 @@ class LookupBuilder:
             return True
         return False
 
-    def _process(self, txn: Transaction, out: list[Lookup]) -> None:
-        """Match one transaction (see `_process_sorted`)."""
-        self._process_sorted((txn,), out)
-
     def _process_sorted(self, txns: Iterable[Transaction], out: list[Lookup]) -> None:
-        """Match transactions, in the order given: each joins the open chain it continues,
-        or starts one.
+        """Match transactions, in the order given (see `_process`)."""
+        process = self._process
+        for txn in txns:
+            process(txn, out)
+
+    def _process(self, txn: Transaction, out: list[Lookup]) -> None:
+        """Match one transaction: it joins the open chain it continues, or starts one.
 
         The commonest case, a third to a half of all transactions (the second question of
         a glibc or musl pair, on the socket of the chain's current step), is decided and
-        added right here in the loop; the rest goes to `_process_slow`.
+        added right here; the rest goes to `_process_slow`.
         """
-        reading_cache = self._reading_cache
-        all_sockets = self._sockets
-        grace = self.grace
+        flow = txn.flow
+        client = flow.client
+        port = flow.client_port
+        qname = txn.qname
         client_configs = self._client_configs
-        waiting_index = self._waiting
-        for txn in txns:
-            flow = txn.flow
-            client = flow.client
-            port = flow.client_port
-            qname = txn.qname
-            if client_configs and (own := client_configs.get(client)) is not None:
-                found = own[1].of(qname)
-            else:
-                found = reading_cache.get(qname)
-                if found is None:
-                    found = self._readings.of(qname)  # type: ignore[union-attr]
-            key, readings = found
-            ts = txn.ts
-            sockets = all_sockets.get(client)
-            if sockets is not None:
-                # Fast path: the same name on the socket of a chain's current step.
-                hint = sockets.get(port)
-                if hint is not None and hint.keys[-1] == key and ts - hint.last_activity <= grace:
-                    # The usual case inline: the step so far is one question of the other
-                    # type on this socket (glibc's and musl's A and AAAA), what `_same_step`
-                    # rates _Q_SOCKET; it is also the evidence `guess_resolver` looks for.
-                    # (The first question of a step or pass comes through `_process_slow`,
-                    # which appends its port to `ports`: when it is the step's only one,
-                    # `ports[-1]` is its port.)
-                    start = hint.step_from
-                    if hint.pass_start > start:
-                        start = hint.pass_start
-                    qtype = txn.qtype
-                    htxns = hint.txns
-                    other = hint.qs[start]
-                    if (
-                        len(htxns) - start == 1
-                        and other != qtype
-                        and hint.ports[-1] == port
-                        and ts <= hint.step_end + _MIN_RESEND
-                    ):
-                        if (qtype == 28 and other == 1) or (qtype == 1 and other == 28):
-                            hint.paired = True
-                        if start != hint.step_from:
-                            hint.maybe_dup = True
-                        quality = _Q_SOCKET
-                    else:
-                        quality = _same_step(hint, txn, self.config)  # type: ignore[arg-type]
+        if client_configs and (own := client_configs.get(client)) is not None:
+            found = own[1].of(qname)
+        else:
+            found = self._reading_cache.get(qname)
+            if found is None:
+                found = self._readings.of(qname)  # type: ignore[union-attr]
+        key, readings = found
+        ts = txn.ts
+        sockets = self._sockets.get(client)
+        if sockets is not None:
+            # Fast path: the same name on the socket of a chain's current step.
+            hint = sockets.get(port)
+            if hint is not None and hint.keys[-1] == key and ts - hint.last_activity <= self.grace:
+                # The usual case inline: the step so far is one question of the other
+                # type on this socket (glibc's and musl's A and AAAA), what `_same_step`
+                # rates _Q_SOCKET; it is also the evidence `guess_resolver` looks for.
+                # (The first question of a step or pass comes through `_process_slow`,
+                # which appends its port to `ports`: when it is the step's only one,
+                # `ports[-1]` is its port.)
+                start = hint.step_from
+                if hint.pass_start > start:
+                    start = hint.pass_start
+                qtype = txn.qtype
+                htxns = hint.txns
+                other = hint.qs[start]
+                if (
+                    len(htxns) - start == 1
+                    and other != qtype
+                    and hint.ports[-1] == port
+                    and ts <= hint.step_end + _MIN_RESEND
+                ):
+                    if (qtype == 28 and other == 1) or (qtype == 1 and other == 28):
+                        hint.paired = True
+                    if start != hint.step_from:
                         hint.maybe_dup = True
-                    if quality == _Q_SOCKET:
-                        # `hint.add` inline, less the change of step: keep the two in step.
-                        htxns.append(txn)
-                        hint.keys.append(key)
-                        hint.qs.append(qtype)
-                        if txn.retransmits and txn.status is not _PENDING:
-                            hint.retransmits += txn.retransmits  # (see `_Chain.add`)
-                        r = txn.response
-                        if r is None:
-                            times = txn.query_times
-                            activity = times[-1] if times else ts
-                            end = activity + self.config.timeout  # type: ignore[union-attr]
-                            if txn.status is _PENDING:
-                                hint.waiting += 1
-                                waiting_index[id(txn)] = hint
-                            else:
-                                hint.lost = True
+                    quality = _Q_SOCKET
+                else:
+                    quality = _same_step(hint, txn, self.config)  # type: ignore[arg-type]
+                    hint.maybe_dup = True
+                if quality == _Q_SOCKET:
+                    # `hint.add` inline, less the change of step: keep the two in step.
+                    htxns.append(txn)
+                    hint.keys.append(key)
+                    hint.qs.append(qtype)
+                    if txn.retransmits and txn.status is not _PENDING:
+                        hint.retransmits += txn.retransmits  # (see `_Chain.add`)
+                    r = txn.response
+                    if r is None:
+                        times = txn.query_times
+                        activity = times[-1] if times else ts
+                        end = activity + self._timeout
+                        if txn.status is _PENDING:
+                            hint.waiting += 1
+                            self._waiting[id(txn)] = hint
                         else:
-                            # (rare when fed as sent: the reply comes later, see `done`)
-                            activity = end = r.ts
-                            hint._reply(r, key, activity)
-                        if activity > hint.last_activity:
-                            hint.last_activity = activity
-                        if end > hint.step_end:
-                            hint.step_end = end
-                        if len(htxns) >= MAX_CHAIN:
-                            self._stats.chains_cut += 1
-                            self._close(hint, out)
-                        continue
-            self._process_slow(txn, client, port, key, readings, ts, out)
+                            hint.lost = True
+                    else:
+                        # (rare when fed as sent: the reply comes later, see `done`)
+                        activity = end = r.ts
+                        hint._reply(r, key, activity)
+                    if activity > hint.last_activity:
+                        hint.last_activity = activity
+                    if end > hint.step_end:
+                        hint.step_end = end
+                    if len(htxns) >= MAX_CHAIN:
+                        self._stats.chains_cut += 1
+                        self._close(hint, out)
+                    return
+        self._process_slow(txn, client, port, key, readings, ts, out)
 
     def _process_slow(
         self,
@@ -1191,14 +1190,24 @@ class LookupBuilder:
     ) -> None:
         """Find the open chain `txn` continues best (closing idle ones met on the way),
         or start one."""
-        config = self._config_of(client)
+        own = self._client_configs.get(client) if self._client_configs else None
+        config = own[0] if own is not None else self.config
         timeout = config.timeout  # type: ignore[union-attr]
         cidx = self._index.get(client)
         best: _Chain | None = None
         best_match: dict[str, int] | None = None
         best_quality = 0
         new_pass = False
-        if cidx is not None:
+        chains = self._chains.get(client)
+        only = chains[0] if chains is not None and len(chains) == 1 else None
+        if only is not None and (only.waiting or ts - only.last_activity <= self.grace):
+            # The client's only open chain, not idle (most search steps): the one
+            # candidate, what the loop below would find. (A chain that shares no reading
+            # with `txn` is not one, and `_match` says no to it as well.)
+            best_match, best_quality, new_pass = _match(only, txn, key, readings, ts, config)  # type: ignore[arg-type]
+            if best_quality:
+                best = only
+        elif cidx is not None:
             tried: list[_Chain] = []
             window = self.window
             grace = self.grace
@@ -1232,9 +1241,7 @@ class LookupBuilder:
             if new_pass:
                 best.pass_start = len(best.txns)
                 best.passes += 1
-            if len(best_match) != len(best.readings):
-                best.first = {b: p for b, p in best.first.items() if b in best_match}
-            best.readings = best_match
+            best.readings = best_match  # (`first` is narrowed to it when read)
             best.add(txn, key, timeout)
             # (closing idle chains above may have dropped the client's socket table)
             sockets = self._sockets.get(client)
@@ -1316,11 +1323,11 @@ def _match(
     quality = 0
     new_pass = False
     same_step = -1
-    last_readings = chain.readings
     open_walk = chain.data_time is None
-    for base, pos in readings.items():
-        last = last_readings.get(base)
-        if last is None:
+    # (over the chain's readings: after its first step, one)
+    for base, last in chain.readings.items():
+        pos = readings.get(base)
+        if pos is None:
             continue
         if pos > last:
             # a resolver sends the next name at once after the answers (or the timeout)
@@ -1444,7 +1451,12 @@ def _choose_base(
     service of another namespace asked by its full name (a walk from that first domain on
     to the next ones shows the client's namespace instead, and is read as a walk).
     """
+    # (`first` holds every reading of the first name; those the chain still agrees on
+    # are its `readings`' bases)
+    readings = chain.readings
     first = chain.first
+    if len(first) != len(readings):
+        first = {b: p for b, p in first.items() if b in readings}
     best_base = ""
     best_pos = -1
     for base, pos in first.items():
