@@ -887,11 +887,19 @@ class LookupBuilder:
             chain.abandon()
         client = chain.client
         chains = self._chains.get(client)
-        if chains is not None:
-            chains.remove(chain)
-            if not chains:
-                del self._chains[client]
-        cidx = self._index.get(client)
+        if chains is not None and len(chains) == 1 and chains[0] is chain:
+            # the client's only open chain (most lookups): every entry of its index and
+            # socket tables is this chain's
+            del self._chains[client]
+            self._index.pop(client, None)
+            self._sockets.pop(client, None)
+            cidx = None
+        else:
+            if chains is not None:
+                chains.remove(chain)
+                if not chains:
+                    del self._chains[client]
+            cidx = self._index.get(client)
         if cidx is not None:
             for base in chain.indexed:
                 entries = cidx.get(base)
@@ -1455,12 +1463,12 @@ def _choose_base(
     # are its `readings`' bases)
     readings = chain.readings
     first = chain.first
-    if len(first) != len(readings):
-        first = {b: p for b, p in first.items() if b in readings}
     best_base = ""
     best_pos = -1
     for base, pos in first.items():
-        if best_pos < 0 or pos < best_pos or (pos == best_pos and len(base) < len(best_base)):
+        if (
+            best_pos < 0 or pos < best_pos or (pos == best_pos and len(base) < len(best_base))
+        ) and base in readings:
             best_base, best_pos = base, pos
     keys = chain.keys
     key0 = keys[0]
@@ -1470,7 +1478,7 @@ def _choose_base(
         if split is not None and split[0] == best_base and split[1] != namespace:
             best_base, best_pos = "", -1
             for base, pos in first.items():
-                if base != split[0] and (
+                if base != split[0] and base in readings and (
                     best_pos < 0
                     or pos < best_pos
                     or (pos == best_pos and len(base) < len(best_base))
@@ -1479,6 +1487,7 @@ def _choose_base(
     if (
         (best_pos != 0 or (len(qtypes) == 1 and 1 in qtypes and dig_like(chain.txns[0])))
         and key0 in first
+        and key0 in readings
         and keys.count(key0) == n_keys
     ):
         return key0, True
