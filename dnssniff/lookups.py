@@ -532,7 +532,9 @@ class LookupBuilder:
         # be a pipeline's transaction sink itself (one call per transaction, not two).
         self._on_lookup = on_lookup
         self._stats = LookupStats()
-        self._fed = 0  # transactions fed (counted here, folded into `stats` when read)
+        # transactions whose chains closed: with those held (`_open`), the transactions fed
+        # (folded into `stats` when read; one count per transaction on the hot path)
+        self._closed = 0
         self._readings = _Readings(config) if config is not None else None
         # Inferred per client where its own walks show another ndots than the shared
         # config's (a node-wide capture holds pods of several configurations): client ->
@@ -571,11 +573,12 @@ class LookupBuilder:
         self._inferred = False  # the configuration was inferred (see `_learn_domain`)
         self._sample_end = _INF  # (as sent, no config given) when the inference sample ends
         self._next_tick = _NEG_INF  # (as sent) when idle chains are next closed
+        self._out: list[Lookup] = []  # (as sent) lookups closed by the current call
 
     @property
     def stats(self) -> LookupStats:
         """The counts so far."""
-        self._stats.transactions = self._fed
+        self._stats.transactions = self._open + self._closed
         return self._stats
 
     @property
@@ -595,7 +598,6 @@ class LookupBuilder:
         if txn.status is _UNSOLICITED:
             self._stats.unsolicited += 1
             return _NO_LOOKUPS
-        self._fed += 1
         ts = txn.ts
         r = txn.response
         if r is not None:
@@ -651,12 +653,11 @@ class LookupBuilder:
                 chain.resent(txn, self.config.timeout)  # type: ignore[union-attr]
             return _NO_LOOKUPS
         self._streaming = True
-        self._fed += 1
         self._open += 1
         ts = txn.ts
         if ts > self._clock:
             self._clock = ts
-        out: list[Lookup] = []
+        out = self._out  # (empty: handed over below whenever something was put in it)
         if self._readings is None:
             self._hold(ts, txn)
             if self._sample_end == _INF:
@@ -669,7 +670,10 @@ class LookupBuilder:
             self._process(txn, out)
         if self._open > self.max_open:
             self._bound(out)
-        return self._handed(out) if out else _NO_LOOKUPS
+        if out:
+            self._out = []
+            return self._handed(out)
+        return _NO_LOOKUPS
 
     def done(self, txn: Transaction) -> Sequence[Lookup]:
         """A transaction passed to `sent` completed (answered or timed out): apply it to
@@ -691,12 +695,12 @@ class LookupBuilder:
         while txns[i] is not txn:
             i -= 1
         r = txn.response
-        times = txn.query_times
-        sent_last = times[-1] if times else txn.ts
+        timeout = self._timeout
         if r is None:
             chain.lost = True
-            activity = sent_last
-            end = activity + self._timeout
+            times = txn.query_times
+            activity = times[-1] if times else txn.ts
+            end = activity + timeout
         else:
             activity = end = r.ts
             rcode = r.rcode
@@ -711,10 +715,22 @@ class LookupBuilder:
         if i >= step_from:
             if step_from == last:
                 chain.step_end = end  # the step is this transaction alone
-            elif sent_last + self._timeout >= chain.step_end:
-                # the step's end was this transaction's timeout: recompute it (else another
-                # transaction of the step ends later, and it still does)
-                chain.step_end = _chain_end(txns[step_from:], self._timeout)
+            elif step_from == last - 1:
+                # an A/AAAA pair (most steps): the later of the two ends, `_chain_end` inline
+                other = txns[last] if i == step_from else txns[step_from]
+                o = other.response
+                if o is None:
+                    times = other.query_times
+                    other_end = (times[-1] if times else other.ts) + timeout
+                else:
+                    other_end = o.ts
+                chain.step_end = end if end > other_end else other_end
+            else:
+                times = txn.query_times
+                if (times[-1] if times else txn.ts) + timeout >= chain.step_end:
+                    # the step's end was this transaction's timeout: recompute it (else
+                    # another transaction of the step ends later, and it still does)
+                    chain.step_end = _chain_end(txns[step_from:], timeout)
         if self._clock >= self._next_tick:
             out: list[Lookup] = []
             self._tick(out)
@@ -918,7 +934,9 @@ class LookupBuilder:
                     del self._sockets[client]
             if not cidx:
                 del self._index[client]
-        self._open -= len(chain.txns)
+        n = len(chain.txns)
+        self._open -= n
+        self._closed += n
         self._stats.lookups += 1
         namespaces = self._namespaces
         known = namespaces.get(client)
@@ -1478,10 +1496,14 @@ def _choose_base(
         if split is not None and split[0] == best_base and split[1] != namespace:
             best_base, best_pos = "", -1
             for base, pos in first.items():
-                if base != split[0] and base in readings and (
-                    best_pos < 0
-                    or pos < best_pos
-                    or (pos == best_pos and len(base) < len(best_base))
+                if (
+                    base != split[0]
+                    and base in readings
+                    and (
+                        best_pos < 0
+                        or pos < best_pos
+                        or (pos == best_pos and len(base) < len(best_base))
+                    )
                 ):
                     best_base, best_pos = base, pos
     if (
