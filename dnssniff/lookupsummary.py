@@ -32,9 +32,11 @@ class Totals:
     wasted_time: float = 0.0
     time: float = 0.0
     queries_fqdn: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    resolvers: Counter[str] = field(default_factory=Counter)
-    answer_names: Counter[str] = field(default_factory=Counter)
+    # Counts by outcome, resolver and answer name: plain dicts (`most_common` ranks them),
+    # as a Counter's increment costs twice a dict's and this runs twice per lookup.
+    outcomes: dict[str, int] = field(default_factory=dict)
+    resolvers: dict[str, int] = field(default_factory=dict)
+    answer_names: dict[str, int] = field(default_factory=dict)
 
     def add(self, lookup: Lookup, fqdn_queries: int) -> None:
         """Count one lookup; `fqdn_queries` is what it would cost with a trailing dot."""
@@ -44,10 +46,18 @@ class Totals:
         self.wasted_time += lookup.wasted_time
         self.time += lookup.duration
         self.queries_fqdn += fqdn_queries
-        self.outcomes[lookup.outcome] += 1
-        self.resolvers[lookup.resolver] += 1
-        if len(self.answer_names) < 16 or lookup.answer_name in self.answer_names:
-            self.answer_names[lookup.answer_name] += 1
+        counts = self.outcomes
+        key = lookup.outcome
+        counts[key] = counts.get(key, 0) + 1
+        counts = self.resolvers
+        key = lookup.resolver
+        counts[key] = counts.get(key, 0) + 1
+        counts = self.answer_names
+        key = lookup.answer_name
+        if key in counts:
+            counts[key] += 1
+        elif len(counts) < 16:
+            counts[key] = 1
 
     @property
     def wasted_share(self) -> float:
@@ -120,8 +130,9 @@ class LookupTally:
             total.wasted_time += t.wasted_time
             total.time += t.time
             total.queries_fqdn += t.queries_fqdn
-            total.outcomes.update(t.outcomes)
-            total.resolvers.update(t.resolvers)
+            for mine, theirs in ((total.outcomes, t.outcomes), (total.resolvers, t.resolvers)):
+                for key, n in theirs.items():
+                    mine[key] = mine.get(key, 0) + n
         return total
 
     def _bucket(self, table: dict[str, Totals], key: str) -> Totals:
@@ -189,7 +200,7 @@ class LookupTally:
             key=lambda kv: (-(kv[1].queries - kv[1].queries_fqdn), kv[0]),
         )
         for name, t in ranked[:limit]:
-            answer = t.answer_names.most_common(1)[0][0] if t.answer_names else name
+            answer = most_common(t.answer_names, 1)[0][0] if t.answer_names else name
             saved = t.queries - t.queries_fqdn
             out.append(
                 f"use '{answer}' (trailing dot) instead of '{name.rstrip('.')}': saves "
@@ -209,6 +220,12 @@ class LookupTally:
                 "search-list expansions next to the pod"
             )
         return out
+
+
+def most_common(counts: dict[str, int], n: int | None = None) -> list[tuple[str, int]]:
+    """The `n` (all by default) biggest counts, biggest first; ties in first-seen order
+    (`Counter.most_common`)."""
+    return Counter(counts).most_common(n)
 
 
 def _per(total: int, lookups: int) -> str:

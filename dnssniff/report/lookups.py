@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from dnssniff.dnswire import answers_of
 from dnssniff.lookups import Lookup
-from dnssniff.lookupsummary import LookupTally, Totals
+from dnssniff.lookupsummary import LookupTally, Totals, most_common
 from dnssniff.mnemonics import qclass_text, qtype_text, rcode_text
 from dnssniff.report import text
 from dnssniff.report.records import transaction_record
@@ -198,8 +198,8 @@ def totals_record(key_name: str, key: str, t: Totals) -> dict:
         "wasted_share": round(t.wasted_share, 4),
         "wasted_time": round(t.wasted_time, 6),
         "queries_with_trailing_dot": t.queries_fqdn,
-        "outcomes": dict(t.outcomes.most_common()),
-        "resolvers": dict(t.resolvers.most_common()),
+        "outcomes": dict(most_common(t.outcomes)),
+        "resolvers": dict(most_common(t.resolvers)),
     }
 
 
@@ -364,7 +364,7 @@ class LookupsTable:
                     c(t.wasted_queries),
                     text.percent(t.wasted_queries, t.queries),
                     d(t.wasted_time),
-                    ", ".join(f"{o} {n}" for o, n in t.outcomes.most_common(3)),
+                    ", ".join(f"{o} {n}" for o, n in most_common(t.outcomes, 3)),
                 )
                 for k, t in ranked[: self.limit]
             ]
