@@ -60,7 +60,7 @@ def lookups_of_file(
     """
     # The builder is fed each transaction as its query is sent (`sent`, pending) and again
     # when it completes (`done`, the pipeline's sink); it hands lookups to `on_lookup`
-    # itself and closes idle chains itself, once a second of packet time.
+    # itself and closes idle chains itself, every quarter second of packet time.
     builder = LookupBuilder(config, on_lookup=on_lookup)
     if on_builder is not None:
         on_builder(builder)

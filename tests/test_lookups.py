@@ -1165,3 +1165,23 @@ def test_no_search_domain_is_learnt_from_a_name_asked_later():
     lookups, builder = run(txns, None)
     assert builder.stats.domains_learnt == {}
     assert [lk.name for lk in lookups][-1] == "nope.example.org."
+
+
+def test_a_finished_lookup_is_handed_over_half_a_second_after_its_answers():
+    """Fed as sent, idle chains are closed at each quarter second of packet time: a
+    finished lookup leaves the builder (and frees its transactions) at the first quarter
+    past `grace` after its last answer, not at the next whole second."""
+    lookup_txns = walkthrough(1000.1)
+    last_answer = max(t.response.ts for t in lookup_txns)
+    later = txn(1000.6, "web.default.svc.cluster.local.", "A", "DATA", client=CLIENT2, id=7)
+    builder = LookupBuilder(K8S)
+    handed = []  # (packet time, lookup name)
+    correlator = Correlator(
+        on_query=lambda t: handed.extend((t.ts, lk.name) for lk in builder.sent(t))
+    )
+    for m in packets_of([*lookup_txns, later]):
+        for done in correlator.feed(m):
+            handed.extend((m.ts, lk.name) for lk in builder.done(done))
+    assert last_answer + builder.grace < 1000.5 < later.ts
+    # the later query is the first packet past the 1000.5 tick: it closes the walk
+    assert handed == [(later.ts, "google.com.")]
