@@ -999,11 +999,12 @@ class LookupBuilder:
             c
             for chains in self._chains.values()
             for c in chains
-            if (
+            # (a chain waiting for a reply first: one lost query keeps its chain 15 s)
+            if not c.waiting
+            and (
                 (idle := now - c.last_activity) > window
                 or (idle > grace and _finished(c, config if own is None else own(c.client)))
             )
-            and not c.waiting
         ]
         for chain in idle_chains:
             self._close(chain, out)
@@ -1265,9 +1266,9 @@ class LookupBuilder:
                         continue
                     tried.append(chain)
                     idle = ts - chain.last_activity
-                    if (
+                    if not chain.waiting and (
                         idle > window or (idle > grace and _finished(chain, config))
-                    ) and not chain.waiting:
+                    ):
                         self._close(chain, out)
                         continue
                     match, quality, again = _match(chain, txn, key, readings, ts, config)  # type: ignore[arg-type]
