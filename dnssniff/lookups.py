@@ -84,8 +84,8 @@ _MIN_RESEND = 0.5
 # Until then its chain holds every transaction (queries and replies), and holding them
 # longer slows the whole run, decoding included: on the 1M-packet benchmark capture, a
 # sink that holds each transaction 1 s costs +0.6 s over one that drops it at once, 0.3 s
-# costs +0.2 s (whole-second ticks kept chains 0.8 s at the median). A power of two:
-# the ticks are exact in floating point.
+# +0.1 s (`bench/hold_cost.py`); whole-second ticks kept chains 0.8 s at the median, these
+# 0.4 s. A power of two: the ticks are exact in floating point.
 _TICK = 0.25
 # Inference: the longest pause between two names of one walk, after the earlier one's reply
 # (resolvers send the next name at once; a lost reply is waited for, see `_seen`).
