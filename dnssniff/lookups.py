@@ -41,10 +41,10 @@ transactions, a client at most `max_chains_per_client` open chains; what is push
 is counted in `stats`, never dropped silently (an evicted chain is still reported).
 
 Speed: `lookups` must stay within 1.5x of `analyze` on the same capture, so the per-
-transaction path (`sent`, `_process_sorted`) and the per-lookup summary (`build_lookup`)
-are written as flat loops over locals, and name readings are cached per query name as sent.
+transaction path (`sent`, `_process`, `done`) and the per-lookup summary (`build_lookup`)
+are written flat, over locals, and name readings are cached per query name as sent.
 The commonest transaction (the second of an A/AAAA pair, on the socket of its chain's
-current step) is decided and added inline in the matching loop; a chain keeps, as
+current step) is decided and added inline in `_process`; a chain keeps, as
 transactions join it, what its summary needs (lost, SERVFAIL, truncated, retransmitted,
 the first name with data, the query types), so `build_lookup` looks at the final name's
 one or two transactions only, not at every transaction again.
@@ -930,9 +930,7 @@ class LookupBuilder:
             cidx = None
         else:
             if chains is not None:
-                chains.remove(chain)
-                if not chains:
-                    del self._chains[client]
+                chains.remove(chain)  # (others remain: the only-chain case is above)
             cidx = self._index.get(client)
         if cidx is not None:
             for base in chain.indexed:
