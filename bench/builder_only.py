@@ -2,8 +2,8 @@
 
 Why this exists: on a shared machine a whole `dnssniff lookups` run varies by 5-10% from
 run to run, more than most changes to the builder save. This script decodes the capture
-once, then times only the part that changes: the correlator feeding `LookupBuilder.sent`
-and `done` (as `dnssniff lookups` does) and the report's `LookupTally`; `--no-builder`
+once, then times only the part that changes: the correlator feeding `LookupBuilder.hooks`
+(as `dnssniff lookups` does) and the report's `LookupTally`; `--no-builder`
 times the correlator alone, to subtract. Run it under callgrind for a count that does not
 depend on the machine's load (instructions, not seconds):
 
@@ -55,8 +55,8 @@ def once(msgs: list[DnsMessage], build: bool) -> tuple[float, int]:
     if build:
         tally = LookupTally()
         builder = LookupBuilder(None, on_lookup=tally.add)
-        correlator = Correlator(on_query=builder.sent)
-        done = builder.done
+        on_query, done = builder.hooks()  # (as `dnssniff lookups` feeds it: in batches)
+        correlator = Correlator(on_query=on_query)
     else:
         correlator = Correlator()
     next_expire = 0.0

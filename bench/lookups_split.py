@@ -2,13 +2,15 @@
 
 Why this exists: the per-lookup report must stay within 1.5x `dnssniff analyze` (see
 `run.py --lookups`), and the two numbers that decide where to work are how long the
-builder itself runs (timed around each `LookupBuilder.sent` and `done`, as `dnssniff
-lookups` feeds it) and how much the pipeline around it slows down. `--completed` feeds
-completed transactions instead (`LookupBuilder.feed`, held `--reorder` seconds, 17 by
-default, and matched in sending order): the way the builder was fed before it took
-queries as they are sent.
+builder itself runs and how much the pipeline around it slows down. As `dnssniff lookups`
+feeds it, through `LookupBuilder.hooks` (events queued, applied in batches of 256), the
+builder runs inside the query hook that applies a batch; the completion sink only queues
+(a list append, counted in the rest). `--one-at-a-time` calls `sent` and `done` for each
+event instead (timed around each), as before the batches. `--completed` feeds completed
+transactions (`LookupBuilder.feed`, held `--reorder` seconds, 17 by default, and matched
+in sending order): the way the builder was fed before it took queries as they are sent.
 
-    python bench/lookups_split.py FILE [--repeat 3] [--completed [--reorder 17]]
+    python bench/lookups_split.py FILE [--repeat 3] [--one-at-a-time | --completed [--reorder 17]]
 
 Prints, per run: the total, the time inside the builder, the rest (decode and pairing),
 then the same pipeline without the builder for the baseline. The timer costs ~0.1 s per
@@ -34,7 +36,7 @@ from dnssniff.lookups import DEFAULT_REORDER, LookupBuilder  # noqa: E402
 from dnssniff.pipeline import AnalyzerOptions  # noqa: E402
 
 
-def split(path: str, reorder: float, completed: bool) -> tuple[float, float, int]:
+def split(path: str, reorder: float, feed: str) -> tuple[float, float, int]:
     """(total seconds, seconds inside the builder, lookups) for one run."""
     lookups = [0]
 
@@ -55,10 +57,13 @@ def split(path: str, reorder: float, completed: bool) -> tuple[float, float, int
 
     began = clock()
     options = replace(AnalyzerOptions(), tally=False)
-    if completed:
+    if feed == "completed":
         analyze_file(path, options, timed(builder.feed))
-    else:
+    elif feed == "one":
         analyze_file(path, options, timed(builder.done), timed(builder.sent))
+    else:
+        on_query, sink = builder.hooks()
+        analyze_file(path, options, sink, timed(on_query))
     flushed = clock()
     builder.flush()
     inside[0] += clock() - flushed
@@ -76,14 +81,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reorder", type=float, default=DEFAULT_REORDER)
-    parser.add_argument("--completed", action="store_true", help="feed completed transactions")
+    feeds = parser.add_mutually_exclusive_group()
+    feeds.add_argument("--completed", action="store_true", help="feed completed transactions")
+    feeds.add_argument(
+        "--one-at-a-time", action="store_true", help="call sent and done for each event"
+    )
     args = parser.parse_args(argv)
+    feed = "completed" if args.completed else "one" if args.one_at_a_time else "batched"
     if args.repeat < 1 or args.reorder <= 0:
         parser.error("--repeat must be >= 1 and --reorder > 0")
     totals, insides, bases = [], [], []
     for i in range(args.repeat):
         try:
-            total, inside, lookups = split(args.file, args.reorder, args.completed)
+            total, inside, lookups = split(args.file, args.reorder, feed)
             base = pipeline_only(args.file)
         except DnssniffError as exc:
             print(f"lookups_split: error: {exc}", file=sys.stderr)

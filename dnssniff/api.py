@@ -58,15 +58,17 @@ def lookups_of_file(
     builder's `config` then says what it inferred). Returns the report and the builder,
     whose `stats` and `config` the caller may show.
     """
-    # The builder is fed each transaction as its query is sent (`sent`, pending) and again
-    # when it completes (`done`, the pipeline's sink); it hands lookups to `on_lookup`
-    # itself and closes idle chains itself, every quarter second of packet time.
+    # The builder is fed each transaction as its query is sent (pending) and again when it
+    # completes (the pipeline's sink), through `hooks`, which apply them in batches; it
+    # hands lookups to `on_lookup` itself and closes idle chains itself, every quarter
+    # second of packet time.
     builder = LookupBuilder(config, on_lookup=on_lookup)
     if on_builder is not None:
         on_builder(builder)
 
     # The `analyze` summary is not part of this report: skip its counting.
     options = replace(options or AnalyzerOptions(), tally=False)
-    report = analyze_file(paths, options, builder.done, builder.sent)
+    on_query, sink = builder.hooks()
+    report = analyze_file(paths, options, sink, on_query)
     builder.flush()
     return report, builder

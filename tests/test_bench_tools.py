@@ -42,3 +42,15 @@ def test_hold_cost_prints_one_line_per_holding_time() -> None:
     assert [line.split(":")[0] for line in lines] == ["hold 0 s", "hold 0.5 s", "hold 2 s"]
     assert lines[0].startswith("hold 0 s: median ") and "(+0.00 s; runs " in lines[0]
     assert all(len(re.findall(r"\d+\.\d\d", line.split("runs ")[1])) == 2 for line in lines)
+
+
+def test_lookups_split_times_each_way_of_feeding_the_builder() -> None:
+    # the walkthrough holds one lookup, whichever way the builder is fed
+    line = (
+        r"run 1: total \d+\.\d\d s, builder \d+\.\d\d s, rest -?\d+\.\d\d s \(1 lookups\);"
+        r" pipeline without the builder \d+\.\d\d s\n"
+        r"medians: total \d+\.\d\d s, builder \d+\.\d\d s, rest -?\d+\.\d\d s,"
+        r" pipeline alone \d+\.\d\d s\n"
+    )
+    for feed in ((), ("--one-at-a-time",), ("--completed",)):
+        assert re.fullmatch(line, script("lookups_split.py", "--repeat", "1", *feed)), feed

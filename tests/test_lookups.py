@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import dns.message
 import dns.rrset
@@ -153,9 +154,12 @@ def completion(t):
 
 
 # How `run` feeds the builder: completed transactions (`feed`, in completion order, as a
-# library caller may), or as `dnssniff lookups` does, each query when sent (`sent`) and its
-# completion (`done`), through a real correlator. Every test that uses `run` runs both ways.
-FEEDS = ("completed", "as-sent")
+# library caller may), or each query when sent (`sent`) and its completion (`done`),
+# through a real correlator, one event at a time, or queued (`hooks`, as `dnssniff
+# lookups` does with batches of 256) in batches of 3, or all applied after the capture
+# (`replay`'s `lagged`). Every test that uses `run` runs all four; the queued runs also
+# check that the builder's state is what one event at a time gives.
+FEEDS = ("completed", "as-sent", "batched-3", "lagged")
 _feed = ["completed"]
 
 
@@ -172,6 +176,14 @@ def run(txns, config=K8S, *, streaming=True, **kw):
     if _feed[0] == "as-sent":
         builder = LookupBuilder(config, **kw)
         return replay(txns, builder, streaming=streaming), builder
+    if _feed[0] in ("batched-3", "lagged"):
+        out = []
+        lagged = _feed[0] == "lagged"
+        builder = LookupBuilder(config, on_lookup=out.append, batch=10**9 if lagged else 3, **kw)
+        twin = LookupBuilder(config, **kw)
+        hooks = builder.hooks()
+        replay(txns, builder, streaming=streaming, hooks=hooks, twin=twin, lagged=lagged)
+        return sorted(out, key=lambda lk: (lk.start, lk.client)), builder
     return run_completed(txns, config, streaming=streaming, **kw)
 
 
@@ -201,25 +213,105 @@ def packets_of(txns):
     return sorted(out, key=lambda m: (m.ts, m.qr))
 
 
-def replay(txns, builder, *, streaming=True):
+def builder_state(builder):
+    """What a builder holds and has decided, for comparing two (private fields read on
+    purpose: lookups come out only when chains close, decisions are made long before)."""
+    chains = sorted(
+        (
+            c.client,
+            tuple(c.keys),
+            tuple((t.ts, t.id, t.qtype) for t in c.txns),
+            (c.step_from, c.pass_start, c.steps, c.step_end, c.last_activity),
+            (c.waiting, c.lost, c.retransmits, c.data_time, c.final_key, c.alias),
+            (c.truncated, c.servfail, c.maybe_dup, c.paired, tuple(c.ports)),
+            tuple(sorted(c.readings.items())),
+        )
+        for cs in builder._chains.values()
+        for c in cs
+    )
+    configs = sorted((k, v[0]) for k, v in builder._client_configs.items())
+    return chains, builder.config, configs, sorted(builder._namespaces.items())
+
+
+def replay(txns, builder, *, streaming=True, hooks=None, twin=None, lagged=False):
     """Feed `builder` as the pipeline of `dnssniff lookups` does: queries as sent, through
-    a correlator (timeout 15 s, expired once a second of packet time)."""
-    correlator = Correlator(on_query=lambda t: out.extend(builder.sent(t)))
+    a correlator (timeout 15 s, expired once a second of packet time).
+
+    With `hooks` (`builder.hooks()`) the events are queued through them instead, and
+    `twin` (a builder like it) is fed one event at a time alongside. In batches, the two
+    must hold the same state whenever the queue is empty. `lagged`: nothing is applied
+    until the capture has ended, then the queued events one at a time, each checked
+    against the twin's state right after that event: every reply and resend is in by
+    then, and the builder must not read one before its event.
+    """
     out = []
+    if hooks is None:
+        on_query = lambda t: out.extend(builder.sent(t))  # noqa: E731
+        done_of = builder.done
+    else:
+        queue_sent, sink = hooks
+        events = builder._events
+        marks = []  # (events queued, the twin's state then, the expire call then or None)
+
+        def same_as_twin():
+            if lagged:
+                marks.append((len(events), builder_state(twin), None))
+            elif not events:
+                assert builder_state(builder) == builder_state(twin)
+
+        def on_query(t):
+            twin.sent(t)
+            queue_sent(t)
+            same_as_twin()
+
+        def done_of(t):
+            twin.done(t)
+            sink(t)
+            same_as_twin()
+            return ()
+
+        real_expire = builder.expire
+
+        def expire(now):
+            twin.expire(now)
+            if lagged:
+                marks.append((len(events), builder_state(twin), now))
+                return ()
+            found = real_expire(now)
+            same_as_twin()
+            return found
+
+        builder.expire = expire
+
+    correlator = Correlator(on_query=on_query)
     next_expire = None
     for m in packets_of(txns):
         if next_expire is None:
             next_expire = m.ts + 1.0
         while m.ts >= next_expire:
             for done in correlator.expire(next_expire):
-                out.extend(builder.done(done))
+                out.extend(done_of(done))
             if streaming:
                 out.extend(builder.expire(next_expire))
             next_expire += 1.0
         for done in correlator.feed(m):
-            out.extend(builder.done(done))
+            out.extend(done_of(done))
     for done in correlator.flush():
-        out.extend(builder.done(done))
+        out.extend(done_of(done))
+    if lagged:
+        queued = list(events)
+        events.clear()
+        applied = 0
+        for count, state, now in marks:
+            while applied < count:
+                events.append(queued[applied])
+                applied += 1
+                closed = []
+                builder._drain(closed)
+                out.extend(builder._handed(closed))
+            if now is not None:
+                out.extend(real_expire(now))
+            assert builder_state(builder) == state, f"after event {applied}"
     out.extend(builder.flush())
     return sorted(out, key=lambda lk: (lk.start, lk.client))
 
@@ -359,6 +451,32 @@ def test_lost_aaaa_retransmitted_after_five_seconds():
     assert lookup.duration == pytest.approx(4 * GAP + 0.000006 + 5.0 + RTT)
     assert lookup.wasted_time == pytest.approx(4 * GAP)
     assert lookup.findings == ("search-list expansion", "retransmission")
+
+
+def test_aaaa_resent_twice_then_answered():
+    """attempts:3: the same question on the same socket and id at 5 s and 10 s, answered
+    after the second resend: both resends are queries of the one lookup."""
+    txns = walkthrough()
+    last = txns[-1]
+    txns[-1] = txn(last.ts, "google.com.", "AAAA", "DATA", port=40008, id=109, retransmits=2)
+    (lookup,), _ = run(txns, replace(K8S, attempts=3))
+    assert (lookup.queries, lookup.wasted_queries, lookup.outcome) == (12, 10, "NOERROR")
+    assert lookup.duration == pytest.approx(4 * GAP + 0.000006 + 10.0 + RTT)
+    assert lookup.findings == ("search-list expansion", "retransmission")
+
+
+def test_the_same_question_before_the_servfail_arrived_is_another_lookup():
+    """A resolver resends a question after its SERVFAIL; the same question from another
+    socket before the SERVFAIL came is another thread's lookup (fed as sent, the
+    SERVFAIL is not even in yet)."""
+    name = "web.example.org."
+    txns = [
+        txn(10.0, name, "A", "DATA", port=40000, id=1),
+        txn(10.000006, name, "AAAA", "SERVFAIL", port=40000, id=2, rtt=0.3),
+        txn(10.1, name, "AAAA", "NODATA", port=41000, id=9),
+    ]
+    lookups, _ = run(txns)
+    assert [(lk.start, lk.queries) for lk in lookups] == [(10.0, 2), (10.1, 1)]
 
 
 def test_aaaa_never_answered_is_placed_in_its_chain():

@@ -20,6 +20,7 @@ import pytest
 from dnssniff.api import analyze_file, lookups_of_file
 from dnssniff.lookups import LookupBuilder
 from dnssniff.pipeline import AnalyzerOptions
+from dnssniff.report.lookups import lookup_json
 from tests.support.bench import load_generator
 
 PACKETS = 20_000
@@ -83,6 +84,41 @@ def test_lookups_are_exact_past_the_inference_sample(generated) -> None:
     assert builder.config.ndots == 5
     assert builder.stats.transactions > 0
     _assert_exact(truth, got)
+
+
+@pytest.mark.parametrize("max_open", [100_000, 400])
+@pytest.mark.parametrize("reorder", [17.0, 2.0])
+def test_batches_give_the_lookups_of_one_event_at_a_time(generated, max_open, reorder) -> None:
+    """`lookups_of_file` queues the correlator's events and applies them in batches: by
+    then the correlator has answered or resent some transactions a batch still shows
+    pending. The lookups (every field, every transaction of every chain) must be those of
+    `sent` and `done` called one event at a time, whatever the batch size. A `max_open` of
+    400 evicts chains with queries still pending: they show as they stood."""
+    pcap = generated[4][0]
+    options = replace(AnalyzerOptions(), tally=False)
+    direct: list = []
+    builder = LookupBuilder(None, reorder=reorder, max_open=max_open)
+    analyze_file(
+        pcap,
+        options,
+        lambda t: direct.extend(builder.done(t)),
+        lambda t: direct.extend(builder.sent(t)),
+    )
+    direct.extend(builder.flush())
+    expected = [lookup_json(lk) for lk in direct]
+    assert len(expected) > 1000
+    if max_open < 100_000:
+        assert builder.stats.chains_evicted + builder.stats.forced > 0
+        assert any('"status": "pending"' in line for line in expected)
+
+    for batch in (1, 7, 256, 10**9):
+        got: list = []
+
+        def setup(b: LookupBuilder, batch: int = batch) -> None:
+            b.batch, b.reorder, b.max_open = batch, reorder, max_open
+
+        lookups_of_file(pcap, None, got.append, None, setup)
+        assert [lookup_json(lk) for lk in got] == expected, batch
 
 
 def _assert_exact(truth: list[dict], got: list) -> None:
