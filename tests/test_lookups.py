@@ -1303,3 +1303,10 @@ def test_a_finished_lookup_is_handed_over_half_a_second_after_its_answers():
     assert last_answer + builder.grace < 1000.5 < later.ts
     # the later query is the first packet past the 1000.5 tick: it closes the walk
     assert handed == [(later.ts, "google.com.")]
+
+
+def test_queued_hooks_need_on_lookup():
+    # lookups come out when a batch is applied, inside the pipeline's hooks: nowhere to
+    # return them
+    with pytest.raises(ValueError, match="needs on_lookup"):
+        LookupBuilder(K8S).hooks()
