@@ -717,7 +717,7 @@ class LookupBuilder:
 
         def on_query(txn: Transaction) -> None:
             # what the transaction is now (see `_drain`): the batch applies it later
-            queue((txn, txn.retransmits if txn.status is _PENDING else -1))
+            queue((txn, txn.retransmits or (0 if txn.status is _PENDING else -1)))
             if len(events) >= batch:
                 out = self._out
                 drain(out)
@@ -795,7 +795,7 @@ class LookupBuilder:
         are the sample the search list and ndots are inferred from. `hooks` gives the same
         two calls queued, in batches.
         """
-        self._events.append((txn, txn.retransmits if txn.status is _PENDING else -1))
+        self._events.append((txn, txn.retransmits or (0 if txn.status is _PENDING else -1)))
         out = self._out  # (empty: handed over below whenever something was put in it)
         self._drain(out)
         if out:
