@@ -6,7 +6,8 @@ builder itself runs and how much the pipeline around it slows down. As `dnssniff
 feeds it, through `LookupBuilder.hooks` (events queued, applied in batches of 256), the
 builder runs inside the query hook that applies a batch; the completion sink only queues
 (a list append, counted in the rest). `--one-at-a-time` calls `sent` and `done` for each
-event instead (timed around each), as before the batches. `--completed` feeds completed
+event instead (timed around each; each queues its event and applies it at once, so this
+costs a little more than the builder did before batches). `--completed` feeds completed
 transactions (`LookupBuilder.feed`, held `--reorder` seconds, 17 by default, and matched
 in sending order): the way the builder was fed before it took queries as they are sent.
 
