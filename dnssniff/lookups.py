@@ -571,7 +571,7 @@ class LookupBuilder:
         batch: int = 256,
     ) -> None:
         self.config = config
-        self._timeout = config.timeout if config is not None else 0.0  # (see `done`)
+        self._timeout = config.timeout if config is not None else 0.0  # (see `_done`)
         self.window = window
         self.max_open = max_open
         self.reorder = reorder
@@ -880,7 +880,7 @@ class LookupBuilder:
                 if (times[-1] if times else txn.ts) + timeout >= chain.step_end:
                     # the step's end was this transaction's timeout: recompute it (else
                     # another transaction of the step ends later, and it still does)
-                    chain.step_end = _step_end(chain, timeout)
+                    chain.step_end = _chain_end(chain, txns[step_from:], timeout)
         if self._clock >= self._next_tick:
             self._tick(out)
 
@@ -1790,27 +1790,13 @@ def _useful_of(chain: _Chain, final_key: str) -> tuple[Transaction, ...]:
     return tuple([_pick_useful_fast(ts) for ts in by_type.values()])
 
 
-def _chain_end(txns: list[Transaction], timeout: float) -> float:
-    """When the last reply came or the last unanswered query timed out."""
-    end = _NEG_INF
-    for t in txns:
-        r = t.response
-        if r is None:
-            times = t.query_times
-            e = (times[-1] if times else t.ts) + timeout
-        else:
-            e = r.ts
-        if e > end:
-            end = e
-    return end
-
-
-def _step_end(chain: _Chain, timeout: float) -> float:
-    """`_chain_end` of the current step as far as the builder has applied it: a transaction
-    pending in its view ends `timeout` after its last transmission applied."""
+def _chain_end(chain: _Chain, txns: list[Transaction], timeout: float) -> float:
+    """When the last reply to `txns` (of `chain`) came or the last unanswered query timed
+    out, as far as the builder has applied them: a transaction still pending in its view
+    ends `timeout` after its last transmission applied."""
     index = chain.waiting_index if chain.waiting else None
     end = _NEG_INF
-    for t in chain.txns[chain.step_from :]:
+    for t in txns:
         if index is not None and id(t) in index:
             seen = chain.resent_index.get(id(t))
             e = (seen[0] if seen is not None else t.ts) + timeout
@@ -1844,7 +1830,7 @@ def build_lookup(chain: _Chain, config: ResolverConfig, namespace: str | None = 
     name = (first.qname[: len(base)] + ".") if base else "."
     queries = len(txns) + chain.retransmits
     # Without an unanswered transaction the chain ends at its latest reply.
-    end = _chain_end(txns, config.timeout) if chain.lost else chain.last_activity
+    end = _chain_end(chain, txns, config.timeout) if chain.lost else chain.last_activity
     final_key = chain.final_key
     if final_key is None:
         final_key = keys[-1]
