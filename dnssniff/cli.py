@@ -141,7 +141,7 @@ class DedupeMode(StrEnum):
 
 
 def _options(
-    port: list[int] | None, timeout: float, dedupe_window: float, dedupe: DedupeMode
+    port: list[int] | None, timeout: float, dedupe_window: float | None, dedupe: DedupeMode
 ) -> AnalyzerOptions:
     ports = frozenset({53, *(port or [])})
     for p in ports:
@@ -149,7 +149,7 @@ def _options(
             raise ConfigError(f"--port {p} is not a port number (1-65535)")
     if timeout <= 0:
         raise ConfigError("--timeout must be positive")
-    if dedupe_window < 0:
+    if dedupe_window is not None and dedupe_window < 0:
         raise ConfigError("--dedupe-window cannot be negative")
     return AnalyzerOptions(
         ports=ports, timeout=timeout, dedupe_window=dedupe_window, dedupe=dedupe.value
@@ -173,10 +173,12 @@ TimeoutOpt = Annotated[
     typer.Option(help="Seconds of capture time after which a query counts as unanswered."),
 ]
 DedupeOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         help="Identical packets closer than this (seconds) are one packet seen on "
-        "several interfaces (tcpdump -i any); 0 disables."
+        "several interfaces (tcpdump -i any); 0 disables. Default: 0.1 when the capture "
+        "records interfaces (a resend on the same interface still counts), else 0.010.",
+        show_default=False,
     ),
 ]
 DedupeModeOpt = Annotated[
@@ -199,7 +201,7 @@ def analyze(
     output: OutputOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 15.0,
-    dedupe_window: DedupeOpt = 0.010,
+    dedupe_window: DedupeOpt = None,
     dedupe: DedupeModeOpt = DedupeMode.auto,
 ) -> None:
     """The full report of one or more captures (for now: the summary)."""
@@ -222,7 +224,7 @@ def transactions(
     output: OutputOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 15.0,
-    dedupe_window: DedupeOpt = 0.010,
+    dedupe_window: DedupeOpt = None,
     dedupe: DedupeModeOpt = DedupeMode.auto,
 ) -> None:
     """One record per query/answer pair, like Zeek's dns.log (streamed for jsonl/json/csv)."""
@@ -327,7 +329,7 @@ def lookups(
     limit: Annotated[int, typer.Option(help="Rows per table (table format).")] = 20,
     port: PortOpt = None,
     timeout: TimeoutOpt = 15.0,
-    dedupe_window: DedupeOpt = 0.010,
+    dedupe_window: DedupeOpt = None,
     dedupe: DedupeModeOpt = DedupeMode.auto,
 ) -> None:
     """The per-lookup wasted-query report: what applications asked for and what it cost."""
@@ -435,7 +437,7 @@ def whatif(
             raise ConfigError("say what to change: --ndots N, --search DOMAIN... or --fqdn")
         if ndots is not None and not 0 <= ndots <= 15:
             raise ConfigError(f"--ndots {ndots} is out of range (0-15)")
-        options = _options(port, timeout, 0.010, dedupe)
+        options = _options(port, timeout, None, dedupe)
         base = _resolver_config(resolv_conf, None, None)
         state: dict = {}
 

@@ -10,6 +10,16 @@ the same ids. So when the capture says which interface a packet was seen on (`tc
 any`, multi-interface pcapng), a copy is an identical packet within the window *on an
 interface this packet has not been seen on yet*; the same bytes again on the same
 interface are a resend. Without interface information, the window alone decides.
+
+The two cases get different windows. Without interface information the window must stay
+well below a resolver's resend interval, so it is 10 ms. With it, time is not what tells a
+copy from a resend, and the copies of one packet can be far more than 10 ms apart: they are
+stamped at different points of the kernel's path, and in between the packet can wait for
+the softirq to run. On a loaded machine that wait was 10.3 ms (a CI run of this project's
+node capture). So with interfaces the window is 100 ms, ten times that. Longer would still
+be correct, but the table grows with the window: `bench/dedupe_window.py` on the bench's
+SLL2 capture (1,650 packets a second) checks packets as fast at 100 ms as at 10 ms, and
+about twice as slowly at 1 s.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from dataclasses import dataclass
 from dnssniff.model import Datagram, TcpSegment
 
 DEFAULT_WINDOW = 0.010
+# The window when the capture says which interface each packet was seen on.
+INTERFACE_WINDOW = 0.100
 
 
 @dataclass(slots=True)
@@ -31,7 +43,11 @@ class DedupeStats:
 
 
 class Deduplicator:
-    """Remembers the packets of the last `window` seconds (packet time), at most `max_entries`.
+    """Remembers the packets of the last window (packet time), at most `max_entries`.
+
+    `window` applies to packets without interface information, `interface_window` to
+    packets with it (see the module docstring). One capture gives one kind or the other,
+    so the generations below follow the window of the packet at hand.
 
     Two generations of dicts instead of a per-packet expiry queue: the current generation
     takes new keys, and when it is `window` old it becomes the previous one and the older
@@ -39,10 +55,24 @@ class Deduplicator:
     all the comparison needs, at the cost of one or two dict lookups per packet.
     """
 
-    __slots__ = ("_current", "_previous", "_started", "max_entries", "stats", "window")
+    __slots__ = (
+        "_current",
+        "_previous",
+        "_started",
+        "interface_window",
+        "max_entries",
+        "stats",
+        "window",
+    )
 
-    def __init__(self, window: float = DEFAULT_WINDOW, max_entries: int = 65_536) -> None:
+    def __init__(
+        self,
+        window: float = DEFAULT_WINDOW,
+        max_entries: int = 65_536,
+        interface_window: float = INTERFACE_WINDOW,
+    ) -> None:
         self.window = window
+        self.interface_window = interface_window
         self.max_entries = max_entries
         self.stats = DedupeStats()
         # key -> (time of the first copy, interfaces it was seen on or None if unknown)
@@ -50,8 +80,8 @@ class Deduplicator:
         self._previous: dict[tuple, tuple[float, set[int] | None]] = {}
         self._started = float("-inf")
 
-    def _rotate(self, ts: float) -> None:
-        if ts - self._started >= 2 * self.window:
+    def _rotate(self, ts: float, window: float) -> None:
+        if ts - self._started >= 2 * window:
             self._previous = {}
         else:
             self._previous = self._current
@@ -65,12 +95,12 @@ class Deduplicator:
         when the capture cannot tell.
         """
         self.stats.seen += 1
-        window = self.window
+        window = self.window if interface is None else self.interface_window
         if window <= 0:
             return False
         ts = item.ts
         if ts - self._started >= window:
-            self._rotate(ts)
+            self._rotate(ts, window)
         elif len(self._current) >= self.max_entries:
             # A burst larger than the table within one window: forget the older half.
             self.stats.evicted += len(self._previous)

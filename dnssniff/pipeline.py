@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from dnssniff.capture import LINKTYPE_NAMES, Capture
 from dnssniff.correlate import DEFAULT_REORDER_WINDOW, DEFAULT_TIMEOUT, Correlator
 from dnssniff.decoder import SUPPORTED_LINKTYPES, Decoder, frame_interface
-from dnssniff.dedupe import DEFAULT_WINDOW, Deduplicator
+from dnssniff.dedupe import DEFAULT_WINDOW, INTERFACE_WINDOW, Deduplicator
 from dnssniff.dnswire import Malformed, parse_message
 from dnssniff.errors import UnknownLinkType
 from dnssniff.model import Frame, TcpSegment, Transaction
@@ -41,7 +41,9 @@ class AnalyzerOptions:
 
     ports: frozenset[int] = frozenset({53})
     timeout: float = DEFAULT_TIMEOUT
-    dedupe_window: float = DEFAULT_WINDOW
+    # Seconds within which identical packets are copies of one. None: 10 ms where the
+    # capture cannot tell interfaces apart, 100 ms where it can (see `dnssniff.dedupe`).
+    dedupe_window: float | None = None
     # "auto": drop copies only where a capture can hold them: Linux cooked captures
     # (`tcpdump -i any`) and pcapng files with several interfaces. A single Ethernet or
     # raw-IP interface records each packet once, and skipping the check there saves ~10%
@@ -131,7 +133,11 @@ class Analyzer:
         self.options = options or AnalyzerOptions()
         opts = self.options
         self.decoder = Decoder(ports=opts.ports)
-        self.dedupe = Deduplicator(window=opts.dedupe_window)
+        window = opts.dedupe_window
+        self.dedupe = Deduplicator(
+            window=DEFAULT_WINDOW if window is None else window,
+            interface_window=INTERFACE_WINDOW if window is None else window,
+        )
         self.tcp = TcpReassembler()
         self.correlator = Correlator(
             timeout=opts.timeout, reorder_window=opts.reorder_window, on_query=on_query
@@ -141,7 +147,7 @@ class Analyzer:
         # Records the capture reader skipped (a pcapng block on an undescribed interface...).
         self.capture_malformed: Counter[str] = Counter()
         self._next_expire = 0.0
-        self._dedupe_on = opts.dedupe == "on" and opts.dedupe_window > 0
+        self._dedupe_on = opts.dedupe == "on" and opts.dedupe_window != 0
         self._multi_interface = False
         self._linktypes: set[int] = set()
         # Bound once: `feed` runs per packet and attribute lookups add up.
@@ -169,7 +175,7 @@ class Analyzer:
     def enable_auto_dedupe(self) -> None:
         """The input can hold copies of a packet: deduplicate unless told "off"."""
         opts = self.options
-        if opts.dedupe == "auto" and opts.dedupe_window > 0:
+        if opts.dedupe == "auto" and opts.dedupe_window != 0:
             self._dedupe_on = True
 
     def feed(self, frame: Frame) -> Sequence[Transaction]:

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "pcaps" / "walkthrough.pcap"
 
 
-def script(name: str, *args: str) -> str:
+def script(name: str, *args: str, sample: Path = SAMPLE) -> str:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / name), str(SAMPLE), *args],
+        [sys.executable, str(ROOT / "bench" / name), str(sample), *args],
         capture_output=True,
         text=True,
         check=True,
@@ -54,3 +54,23 @@ def test_lookups_split_times_each_way_of_feeding_the_builder() -> None:
     )
     for feed in ((), ("--one-at-a-time",), ("--completed",)):
         assert re.fullmatch(line, script("lookups_split.py", "--repeat", "1", *feed)), feed
+
+
+def test_dedupe_window_times_each_window_and_counts_the_copies() -> None:
+    # the node sample: 52 packets, each seen on two interfaces a few microseconds apart
+    out = script(
+        "dedupe_window.py",
+        "--repeat",
+        "1",
+        "--windows",
+        "0.01",
+        "0.1",
+        sample=ROOT / "pcaps" / "walkthrough-any.pcapng",
+    )
+    lines = out.splitlines()
+    assert re.fullmatch(r"104 packets over \d+\.\d s of capture time", lines[0])
+    for line, ms in zip(lines[1:], ("10.0", "100.0"), strict=True):
+        pattern = (
+            rf"window +{ms} ms: 52 copies, median \d+\.\d{{3}} s \(.* packets/s, .*x the first\)"
+        )
+        assert re.fullmatch(pattern, line), line
